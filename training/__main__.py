@@ -1,0 +1,239 @@
+"""Command line of the engine: `python -m training <command> ...` (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from training.errors import WorkbenchError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+
+
+def expand_paths(arguments: list[str]) -> list[Path]:
+    """Files as given; folders become the image files directly inside them, sorted."""
+    expanded = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            expanded.extend(
+                sorted(child for child in path.iterdir() if child.suffix.lower() in IMAGE_SUFFIXES)
+            )
+        else:
+            expanded.append(path)
+    return expanded
+
+
+def print_progress(progress) -> None:
+    if progress.message:
+        metrics = "  ".join(f"{key} {value:.4f}" for key, value in progress.metrics.items())
+        eta = f"  ETA {progress.eta_seconds:.0f} s" if progress.eta_seconds else ""
+        print(f"{progress.message:>14}  {metrics}{eta}", file=sys.stderr, flush=True)
+
+
+def command_train_digits(arguments) -> int:
+    from training import datasets, digits
+    from training.registry import ModelRegistry
+
+    overrides = {
+        key: value
+        for key, value in {
+            "epochs": arguments.epochs,
+            "subset": arguments.subset,
+            "seed": arguments.seed,
+            "rotation_degrees": arguments.rotation,
+            "learning_rate": arguments.learning_rate,
+        }.items()
+        if value is not None
+    }
+    if arguments.no_augment:
+        overrides["augment"] = False
+    config = digits.DigitsTrainingConfig.defaults_for(arguments.kind, **overrides)
+    data = datasets.load_mnist(arguments.data_dir)
+    registry = ModelRegistry(bundled_dir=arguments.models_dir) if arguments.models_dir else ModelRegistry()
+    entry, evaluation = digits.train_and_save(
+        data, config, registry, bundle=bool(arguments.models_dir), report=print_progress
+    )
+    print(
+        f"{entry.name}: test accuracy {evaluation.plain['accuracy']:.4f}, rotated "
+        f"{evaluation.rotated['accuracy']:.4f}; saved to {entry.path} ({entry.origin})"
+    )
+    return 0
+
+
+def print_classification_table(title: str, figures: dict) -> None:
+    print(f"\n{title}: accuracy {figures['accuracy']:.4f}")
+    print(f"{'class':>5} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>7}")
+    for row in figures["per_class"]:
+        print(
+            f"{row['label']:>5} {row['precision']:>9.4f} {row['recall']:>7.4f} "
+            f"{row['f1']:>7.4f} {row['support']:>7}"
+        )
+    print("confusion matrix (rows: true, columns: predicted)")
+    for label, counts in enumerate(figures["confusion_matrix"]):
+        print(f"{label:>5} " + " ".join(f"{count:>5}" for count in counts))
+
+
+def command_evaluate(arguments) -> int:
+    from training import datasets, digits
+    from training.registry import ModelRegistry
+
+    registry = ModelRegistry()
+    names = (
+        [digits.MODEL_NAMES.get(arguments.model, arguments.model)]
+        if arguments.model
+        else list(digits.MODEL_NAMES.values())
+    )
+    data = None if arguments.stored else datasets.load_mnist(arguments.data_dir)
+    summaries = {}
+    for name in names:
+        if arguments.stored:
+            entry = registry.entry(name)
+            summary = entry.metrics
+        else:
+            predictor = digits.DigitsPredictor.load(name, registry)
+            entry = predictor.entry
+            summary = digits.evaluate(predictor.model, data).summary()
+        summaries[name] = summary
+        if not arguments.json:
+            source = "stored in the manifest" if arguments.stored else "computed now"
+            print(f"== {name} ({entry.origin}, {entry.path.name}; figures {source})")
+            print_classification_table("MNIST test", summary["test"])
+            print_classification_table(
+                f"MNIST test rotated ({summary['rotated_test_protocol']})", summary["rotated_test"]
+            )
+    if arguments.json:
+        print(json.dumps(summaries))
+    return 0
+
+
+def command_predict(arguments) -> int:
+    from training import digits
+
+    paths = expand_paths(arguments.paths)
+    if not paths:
+        print("No input files.", file=sys.stderr)
+        return 2
+    name = digits.MODEL_NAMES.get(arguments.model, arguments.model)
+    predictor = digits.DigitsPredictor.load(name)
+    if not arguments.json:
+        print(f"{'file':<40} {'digit':>5} {'confidence':>10}  status    message")
+    for path in paths:
+        prediction = predictor.predict_file(path)
+        if arguments.json:
+            print(json.dumps(prediction.to_json()), flush=True)
+        else:
+            confidence = max(prediction.probabilities) if prediction.probabilities else None
+            print(
+                f"{str(path)[-40:]:<40} {'' if prediction.label is None else prediction.label:>5} "
+                f"{'' if confidence is None else f'{confidence:.1%}':>10}  "
+                f"{prediction.status:<9} {prediction.message}"
+            )
+    return 0
+
+
+def command_models(arguments) -> int:
+    from training.registry import ModelRegistry, verify
+
+    registry = ModelRegistry()
+    failures = 0
+    for name in registry.names():
+        entry = registry.entry(name)
+        try:
+            verify(entry)
+            state = "sha256 ok"
+        except WorkbenchError as error:
+            state, failures = f"FAILED: {error}", failures + 1
+        test = entry.metrics.get("test_accuracy")
+        figure = f"test accuracy {test:.4f}" if test is not None else ""
+        print(f"{name:<14} {entry.origin:<8} {entry.path.name:<28} {state}  {figure}")
+    return 1 if failures else 0
+
+
+def command_revert(arguments) -> int:
+    from training.registry import ModelRegistry
+
+    entry = ModelRegistry().revert_to_bundled(arguments.name)
+    print(f"{entry.name} now uses the bundled model {entry.path}")
+    return 0
+
+
+def command_download(arguments) -> int:
+    from training import datasets
+
+    print(f"Downloaded and verified {datasets.download_mnist(arguments.data_dir)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir",
+        help="folder holding the datasets (default: $FINTECH_DATA_DIR, "
+        "../shared/data beside the repository, else the user data folder)",
+    )
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("digits", parents=[data_dir], help="train a digits model")
+    train.add_argument("--kind", choices=("cnn", "mlp"), default="cnn")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--subset", type=int, help="train on this many images (quick runs)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--rotation", type=float, help="maximum rotation of the augmentation, degrees")
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--no-augment", action="store_true")
+    train.add_argument(
+        "--models-dir",
+        type=Path,
+        help="write into this bundled-models folder (e.g. models/) instead of the user's",
+    )
+    train.set_defaults(handler=command_train_digits)
+
+    evaluate = commands.add_parser(
+        "evaluate", parents=[data_dir], help="test-set figures of the digits models"
+    )
+    evaluate.add_argument("tool", nargs="?", choices=("digits",), default="digits")
+    evaluate.add_argument("--model", help="cnn, mlp or a model name (default: both)")
+    evaluate.add_argument("--stored", action="store_true", help="print the manifest's figures")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=command_evaluate)
+
+    predict = commands.add_parser("predict", help="predict for image files or folders")
+    predict.add_argument("tool", choices=("digits",))
+    predict.add_argument("paths", nargs="+", metavar="PATH")
+    predict.add_argument("--model", default="cnn", help="cnn (default), mlp or a model name")
+    predict.add_argument("--json", action="store_true", help="one JSON object per input line")
+    predict.set_defaults(handler=command_predict)
+
+    models = commands.add_parser("models", help="list the models in use and check their sha256")
+    models.set_defaults(handler=command_models)
+
+    revert = commands.add_parser("revert", help="use the bundled model again")
+    revert.add_argument("name")
+    revert.set_defaults(handler=command_revert)
+
+    download = commands.add_parser(
+        "download", parents=[data_dir], help="download a dataset (explicit opt-in)"
+    )
+    download.add_argument("dataset", choices=("mnist",))
+    download.set_defaults(handler=command_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except WorkbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
