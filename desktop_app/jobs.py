@@ -1,0 +1,151 @@
+"""Background jobs: worker threads post to a queue that the Tk thread drains with after().
+
+Worker threads never touch widgets. Each message is delivered on the Tk thread, a bounded
+number per tick so a chatty job cannot freeze the window. A job's failure always reaches
+its `on_error` (by default the app's error display) and the log; it is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from training.errors import TrainingCancelled, WorkbenchError
+from training.progress import CancelToken, Progress
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_MS = 30
+MESSAGES_PER_TICK = 50
+
+
+@dataclass
+class Job:
+    """Handed to the work function: report progress, check for cancellation."""
+
+    name: str
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    _runner: JobRunner | None = None
+    finished: bool = False
+
+    def report(self, progress: Progress) -> None:
+        self._runner._post(self, "progress", progress)
+
+    def post(self, payload: Any) -> None:
+        """A partial result (e.g. one scored file of a batch), delivered to `on_partial`."""
+        self._runner._post(self, "partial", payload)
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_token.cancelled
+
+
+@dataclass
+class _Handlers:
+    on_success: Callable[[Any], None] | None
+    on_error: Callable[[BaseException, str], None] | None
+    on_progress: Callable[[Progress], None] | None
+    on_partial: Callable[[Any], None] | None
+    on_cancelled: Callable[[], None] | None
+    on_finally: Callable[[], None] | None
+
+
+class JobRunner:
+    def __init__(self, widget, default_error_handler: Callable[[BaseException, str], None]):
+        self._widget = widget
+        self._queue: queue.Queue = queue.Queue()
+        self._handlers: dict[int, _Handlers] = {}
+        self._default_error_handler = default_error_handler
+        self._active: set[int] = set()
+        self._poll_id = widget.after(POLL_INTERVAL_MS, self._drain)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._active)
+
+    def submit(
+        self,
+        name: str,
+        work: Callable[[Job], Any],
+        on_success: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException, str], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_partial: Callable[[Any], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+        on_finally: Callable[[], None] | None = None,
+    ) -> Job:
+        job = Job(name, _runner=self)
+        self._handlers[id(job)] = _Handlers(
+            on_success, on_error, on_progress, on_partial, on_cancelled, on_finally
+        )
+        self._active.add(id(job))
+        threading.Thread(target=self._run, args=(job, work), name=f"job:{name}", daemon=True).start()
+        return job
+
+    def _post(self, job: Job, kind: str, payload: Any) -> None:
+        self._queue.put((job, kind, payload))
+
+    def _run(self, job: Job, work: Callable[[Job], Any]) -> None:
+        try:
+            result = work(job)
+        except TrainingCancelled:
+            self._post(job, "cancelled", None)
+        except WorkbenchError as error:
+            log.warning("job %s failed: %s", job.name, error)
+            self._post(job, "error", (error, ""))
+        except BaseException as error:  # noqa: BLE001 - every failure must reach the user
+            details = traceback.format_exc()
+            log.error("job %s crashed:\n%s", job.name, details)
+            self._post(job, "error", (error, details))
+        else:
+            self._post(job, "cancelled" if job.cancelled else "success", result)
+
+    def _drain(self) -> None:
+        try:
+            for _ in range(MESSAGES_PER_TICK):
+                try:
+                    job, kind, payload = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                self._deliver(job, kind, payload)
+        finally:
+            self._poll_id = self._widget.after(POLL_INTERVAL_MS, self._drain)
+
+    def _deliver(self, job: Job, kind: str, payload: Any) -> None:
+        handlers = self._handlers.get(id(job))
+        if handlers is None:
+            return
+        try:
+            if kind == "progress":
+                if handlers.on_progress:
+                    handlers.on_progress(payload)
+            elif kind == "partial":
+                if handlers.on_partial:
+                    handlers.on_partial(payload)
+            elif kind == "success":
+                if handlers.on_success:
+                    handlers.on_success(payload)
+            elif kind == "cancelled":
+                if handlers.on_cancelled:
+                    handlers.on_cancelled()
+            elif kind == "error":
+                error, details = payload
+                (handlers.on_error or self._default_error_handler)(error, details)
+        finally:
+            if kind in ("success", "cancelled", "error"):
+                job.finished = True
+                self._active.discard(id(job))
+                del self._handlers[id(job)]
+                if handlers.on_finally:
+                    handlers.on_finally()
+
+    def close(self) -> None:
+        self._widget.after_cancel(self._poll_id)

@@ -1,0 +1,152 @@
+"""What every tool tab shares: loading its models off the Tk thread, retraining, reverting."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from tkinter import ttk
+
+from desktop_app.widgets.retrain_dialog import Field, RetrainDialog
+from training.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+class ToolTab(ttk.Frame):
+    title = "Tool"
+    filetypes: Sequence[tuple[str, str]] = (("All files", "*"),)
+    retrain_fields: Sequence[Field] = ()
+
+    def __init__(self, parent, app):
+        super().__init__(parent, padding=6)
+        self.app = app
+        self.predictors: dict[str, object] = {}
+        self._loading: dict[str, list[Callable]] = {}
+        self.jobs = []
+        self.retrain_dialog: RetrainDialog | None = None
+
+    # Implemented by each tab ----------------------------------------------------------------
+    def model_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def selected_model_name(self) -> str:
+        raise NotImplementedError
+
+    def load_predictor(self, name: str):
+        """Runs on a worker thread: load and verify the model `name`."""
+        raise NotImplementedError
+
+    def train(self, values: dict, job) -> object:
+        """Runs on a worker thread: train with the dialog's values; returns a ModelEntry."""
+        raise NotImplementedError
+
+    def open_paths(self, paths) -> None:
+        raise NotImplementedError
+
+    def on_model_changed(self, name: str) -> None:
+        """Called on the Tk thread when the model in use under `name` was replaced."""
+
+    # Shared behaviour --------------------------------------------------------------------------
+    def submit(self, name: str, work, **handlers):
+        job = self.app.jobs.submit(name, work, **handlers)
+        self.jobs = [existing for existing in self.jobs if not existing.finished] + [job]
+        return job
+
+    def with_predictor(self, name: str, callback: Callable[[object], None]) -> None:
+        """Call `callback(predictor)` on the Tk thread once the model is loaded."""
+        if name in self.predictors:
+            callback(self.predictors[name])
+            return
+        waiting = self._loading.setdefault(name, [])
+        waiting.append(callback)
+        if len(waiting) > 1:
+            return
+        self.app.set_status(f"Loading model {name}…")
+
+        def loaded(predictor) -> None:
+            self.predictors[name] = predictor
+            self.app.set_status(
+                f"Model {name} ready ({predictor.entry.origin}: {predictor.entry.path.name})."
+            )
+            for waiting_callback in self._loading.pop(name, []):
+                waiting_callback(predictor)
+
+        def failed(error, details) -> None:
+            self._loading.pop(name, None)
+            self.app.show_error(error, details)
+
+        self.submit(
+            f"load {name}", lambda _job: self.load_predictor(name), on_success=loaded, on_error=failed
+        )
+
+    def reload_model(self, name: str) -> None:
+        """Swap in the model now registered under `name`: the old one serves until the new
+        one has loaded, then one assignment on the Tk thread replaces it."""
+
+        def swapped(predictor) -> None:
+            self.predictors[name] = predictor
+            self.app.set_status(f"Now using {name} ({predictor.entry.origin}: {predictor.entry.path.name}).")
+            self.on_model_changed(name)
+
+        self.submit(f"reload {name}", lambda _job: self.load_predictor(name), on_success=swapped)
+
+    def revert_to_bundled(self) -> None:
+        name = self.selected_model_name()
+        self.app.registry.revert_to_bundled(name)
+        self.reload_model(name)
+
+    def model_info_lines(self) -> list[str]:
+        lines = [f"== {self.title}"]
+        for name in self.model_names():
+            entry = self.app.registry.entry(name)
+            record = entry.record
+            metrics = record.get("metrics", {})
+            figures = ", ".join(
+                f"{key} {value:.4f}" for key, value in metrics.items() if isinstance(value, float)
+            )
+            lines.append(
+                f"{name} [{entry.origin}] {entry.path.name}\n  sha256 {record.get('sha256', '')[:16]}…  "
+                f"created {record.get('created', '?')}  seed {record.get('seed', '?')}\n  {figures}"
+            )
+        return lines
+
+    def cancel_jobs(self) -> None:
+        for job in self.jobs:
+            job.cancel()
+
+    def open_retrain_dialog(self) -> RetrainDialog:
+        if self.retrain_dialog is not None and self.retrain_dialog.winfo_exists():
+            self.retrain_dialog.lift()
+            return self.retrain_dialog
+        self.app.notebook.select(self)
+        self.retrain_dialog = RetrainDialog(
+            self.app.root, f"Retrain {self.title}", self.retrain_fields, self._start_training
+        )
+        return self.retrain_dialog
+
+    def _start_training(self, values: dict, dialog: RetrainDialog):
+        def progress(report: Progress) -> None:
+            if dialog.winfo_exists():
+                dialog.on_progress(report)
+            self.app.set_status(f"Retraining {self.title}: {report.fraction:.0%}")
+
+        def succeeded(entry) -> None:
+            dialog.on_finished(f"Done: {entry.name} saved to {entry.path} and now in use.")
+            self.reload_model(entry.name)
+
+        def cancelled() -> None:
+            dialog.on_finished("Cancelled: the previous model stays in use.")
+            self.app.set_status(f"Retraining {self.title} cancelled; the previous model stays in use.")
+
+        def failed(error, details) -> None:
+            dialog.on_finished(f"Failed: {error}. The previous model stays in use.")
+            self.app.show_error(error, details)
+
+        return self.submit(
+            f"retrain {self.title}",
+            lambda job: self.train(values, job),
+            on_progress=progress,
+            on_success=succeeded,
+            on_cancelled=cancelled,
+            on_error=failed,
+        )

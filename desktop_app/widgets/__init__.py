@@ -1,0 +1,1 @@
+"""Widgets written once and used by every tab."""

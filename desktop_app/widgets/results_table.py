@@ -1,0 +1,57 @@
+"""A table (ttk.Treeview) whose columns sort when their heading is clicked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from tkinter import ttk
+
+
+class ResultsTable(ttk.Frame):
+    def __init__(self, parent, columns: Sequence[tuple[str, str, int]], height: int = 10):
+        """`columns`: (key, heading, width in pixels)."""
+        super().__init__(parent)
+        self.keys = [key for key, _heading, _width in columns]
+        self.tree = ttk.Treeview(self, columns=self.keys, show="headings", height=height)
+        for key, heading, width in columns:
+            self.tree.heading(key, text=heading, command=lambda key=key: self.sort_by(key))
+            self.tree.column(key, width=width, anchor="w" if width > 120 else "center")
+        scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scrollbar.set)
+        self.tree.pack(side="left", fill="both", expand=True)
+        scrollbar.pack(side="right", fill="y")
+        self._descending: dict[str, bool] = {}
+
+    def clear(self) -> None:
+        self.tree.delete(*self.tree.get_children())
+
+    def add(self, values: Sequence, item_id: str | None = None) -> str:
+        return self.tree.insert("", "end", iid=item_id, values=[_display(v) for v in values])
+
+    def update_row(self, item_id: str, values: Sequence) -> None:
+        self.tree.item(item_id, values=[_display(v) for v in values])
+
+    def rows(self) -> list[list[str]]:
+        return [list(map(str, self.tree.item(item, "values"))) for item in self.tree.get_children()]
+
+    def sort_by(self, key: str) -> None:
+        descending = not self._descending.get(key, True)
+        self._descending[key] = descending
+        column = self.keys.index(key)
+        items = list(self.tree.get_children())
+        items.sort(key=lambda item: _sort_key(self.tree.item(item, "values")[column]), reverse=descending)
+        for position, item in enumerate(items):
+            self.tree.move(item, "", position)
+
+
+def _display(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+def _sort_key(text: str):
+    cleaned = str(text).rstrip("%")
+    try:
+        return (0, float(cleaned), "")
+    except ValueError:
+        return (1, 0.0, str(text).lower())

@@ -1,0 +1,157 @@
+"""The retrain dialog: a form of hyper-parameters, then live progress, ETA and Cancel.
+
+Generic over the tool: a tab passes its fields and a `start` callable that submits the
+training job; the dialog only shows what the job reports.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from tkinter import ttk
+
+from training.progress import Progress
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    default: object
+    choices: Sequence[str] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def _format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+class RetrainDialog(tk.Toplevel):
+    def __init__(
+        self, parent, title: str, fields: Sequence[Field], start: Callable[[dict, RetrainDialog], object]
+    ):
+        super().__init__(parent)
+        self.title(title)
+        self.transient(parent)
+        self.fields = list(fields)
+        self.start_callback = start
+        self.job = None
+        self.variables: dict[str, tk.Variable] = {}
+        self.epoch_metrics: list[dict[str, float]] = []
+        form = ttk.Frame(self, padding=10)
+        form.pack(fill="x")
+        for row, field in enumerate(self.fields):
+            ttk.Label(form, text=field.label).grid(row=row, column=0, sticky="w", pady=2)
+            if isinstance(field.default, bool):
+                variable = tk.BooleanVar(value=field.default)
+                widget = ttk.Checkbutton(form, variable=variable)
+            elif field.choices:
+                variable = tk.StringVar(value=str(field.default))
+                widget = ttk.Combobox(
+                    form, textvariable=variable, values=list(field.choices), state="readonly", width=14
+                )
+            else:
+                variable = tk.StringVar(value="" if field.default is None else str(field.default))
+                widget = ttk.Spinbox(
+                    form,
+                    textvariable=variable,
+                    width=16,
+                    from_=field.minimum if field.minimum is not None else 0,
+                    to=field.maximum if field.maximum is not None else 10**9,
+                )
+            widget.grid(row=row, column=1, sticky="w", pady=2)
+            self.variables[field.key] = variable
+        self.progress_bar = ttk.Progressbar(self, maximum=1.0, length=380)
+        self.progress_bar.pack(fill="x", padx=10, pady=(6, 2))
+        self.status_text = tk.StringVar(value="Set the options, then Start.")
+        ttk.Label(self, textvariable=self.status_text, wraplength=420).pack(fill="x", padx=10)
+        self.chart = None
+        buttons = ttk.Frame(self, padding=10)
+        buttons.pack(fill="x", side="bottom")
+        self.start_button = ttk.Button(buttons, text="Start", command=self.start)
+        self.start_button.pack(side="right")
+        self.cancel_button = ttk.Button(buttons, text="Close", command=self.cancel_or_close)
+        self.cancel_button.pack(side="right", padx=(0, 6))
+        self.protocol("WM_DELETE_WINDOW", self.cancel_or_close)
+
+    def values(self) -> dict:
+        """The form's values, typed like the fields' defaults; ValueError names a bad field."""
+        values = {}
+        for field in self.fields:
+            raw = self.variables[field.key].get()
+            if isinstance(field.default, bool) or field.choices:
+                values[field.key] = raw
+                continue
+            text = str(raw).strip()
+            if text == "" and field.default is None:
+                values[field.key] = None
+                continue
+            try:
+                value = float(text) if isinstance(field.default, float) else int(text)
+            except ValueError:
+                raise ValueError(f"{field.label}: '{text}' is not a number.") from None
+            if (field.minimum is not None and value < field.minimum) or (
+                field.maximum is not None and value > field.maximum
+            ):
+                raise ValueError(f"{field.label}: must be between {field.minimum} and {field.maximum}.")
+            values[field.key] = value
+        return values
+
+    def start(self) -> None:
+        try:
+            values = self.values()
+        except ValueError as error:
+            self.status_text.set(str(error))
+            return
+        self.start_button.state(["disabled"])
+        self.cancel_button.configure(text="Cancel")
+        self.status_text.set("Starting… (loading TensorFlow and the data)")
+        self.epoch_metrics.clear()
+        self.job = self.start_callback(values, self)
+
+    def cancel_or_close(self) -> None:
+        if self.job is not None and not self.job.finished:
+            self.job.cancel()
+            self.status_text.set("Cancelling… the current model stays in use.")
+            self.cancel_button.state(["disabled"])
+        else:
+            self.destroy()
+
+    def on_progress(self, progress: Progress) -> None:
+        self.progress_bar["value"] = progress.fraction
+        metrics = "  ".join(f"{key} {value:.4f}" for key, value in progress.metrics.items())
+        self.status_text.set(
+            f"{progress.stage} {progress.message}  {metrics}\n"
+            f"elapsed {_format_duration(progress.elapsed_seconds)} · ETA {_format_duration(progress.eta_seconds)}"
+        )
+        if progress.message.startswith("epoch") and progress.metrics:
+            self.epoch_metrics.append(dict(progress.metrics))
+            self._draw_chart()
+
+    def _draw_chart(self) -> None:
+        if self.chart is None:
+            from desktop_app.widgets.plot_panel import PlotPanel
+
+            self.chart = PlotPanel(self, 4.6, 2.2, toolbar=False)
+            self.chart.pack(fill="both", expand=True, padx=10)
+        figure = self.chart.clear()
+        axes = figure.add_subplot()
+        epochs = range(1, len(self.epoch_metrics) + 1)
+        for key in ("accuracy", "val_accuracy"):
+            axes.plot(epochs, [m.get(key, float("nan")) for m in self.epoch_metrics], marker="o", label=key)
+        axes.set_xlabel("epoch")
+        axes.legend(loc="lower right")
+        self.chart.redraw()
+
+    def on_finished(self, message: str) -> None:
+        if not self.winfo_exists():
+            return
+        self.status_text.set(message)
+        self.cancel_button.configure(text="Close")
+        self.cancel_button.state(["!disabled"])
+        self.start_button.state(["!disabled"])
