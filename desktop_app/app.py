@@ -72,7 +72,7 @@ class WorkbenchApp:
         root.protocol("WM_DELETE_WINDOW", self.quit)
 
     def _build_menu(self) -> tk.Menu:
-        menu = tk.Menu(self.root)
+        menu = tk.Menu(self.root, tearoff=False)
         file_menu = tk.Menu(menu, tearoff=False)
         file_menu.add_command(label="Open…", accelerator="Ctrl+O", command=self.open_files)
         file_menu.add_separator()

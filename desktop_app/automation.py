@@ -28,8 +28,8 @@ def simulate_drop(widget, paths) -> None:
     data = widget.tk.call("list", *[str(path) for path in paths])
     tcl = widget.tk.call
     tcl("tkdnd::generic::HandleEnter", widget._w, 0, ["text/uri-list"], ["text/uri-list"], ["copy"], [])
-    tcl("tkdnd::generic::HandlePosition", widget._w, "", [], root_x, root_y)
     tcl("tkdnd::generic::SetDroppedData", data)
+    tcl("tkdnd::generic::HandlePosition", widget._w, "", [], root_x, root_y)
     tcl("tkdnd::generic::HandleDrop", widget._w, "", [], root_x, root_y, 0)
 
 

@@ -20,7 +20,7 @@ from training.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL_MS = 30
+POLL_INTERVAL_MS = 15
 MESSAGES_PER_TICK = 50
 
 

@@ -496,6 +496,7 @@ class DigitPrediction:
     label: int | None = None
     probabilities: list[float] | None = None
     model_input: np.ndarray | None = None  # the 28×28 image the model saw
+    preview: object | None = None  # a downsized RGB PIL copy of the input, when asked for
 
     def to_json(self) -> dict:
         return {
@@ -532,10 +533,18 @@ def verdict(path: str, probabilities: np.ndarray, unsure_below: float) -> DigitP
 
 def read_digit_file(path) -> PreparedDigit:
     """Open any image file and bring it to MNIST form; raises `ImageReadError`."""
+    return _read_digit_file(path)[0]
+
+
+def _read_digit_file(path, preview_side: int | None = None):
     from training import images
 
     image = images.open_image(path, draft_size=(DECODE_SIDE, DECODE_SIDE))
-    return prepare_digit(images.to_grayscale(image))
+    preview = None
+    if preview_side:
+        preview = images.to_rgb(image).copy()
+        preview.thumbnail((preview_side, preview_side))
+    return prepare_digit(images.to_grayscale(image)), preview
 
 
 class DigitsPredictor:
@@ -569,14 +578,20 @@ class DigitsPredictor:
         prediction.model_input = prepared.pixels
         return prediction
 
-    def predict_file(self, path) -> DigitPrediction:
+    def predict_file(self, path, preview_side: int | None = None) -> DigitPrediction:
+        """Answer for one file; never raises for a bad file (status "error" says why).
+
+        With `preview_side`, the answer carries a copy of the image at most that large, so a
+        viewer need not decode the file a second time."""
         from training.errors import WorkbenchError
 
         try:
-            prepared = read_digit_file(path)
+            prepared, preview = _read_digit_file(path, preview_side)
         except WorkbenchError as error:
             return DigitPrediction(str(path), "error", str(error))
-        return self.predict_prepared(str(path), prepared)
+        prediction = self.predict_prepared(str(path), prepared)
+        prediction.preview = preview
+        return prediction
 
 
 # Producing a model with its manifest record ----------------------------------------------
@@ -595,7 +610,8 @@ def save_model(model, path) -> None:
     """Save the architecture and weights only: the optimizer state is of no use to a user
     and would triple the file."""
     keras = import_keras()
-    inference_copy = keras.models.clone_model(model)
+    # Not keras.models.clone_model: in Keras 3 it copies the compiled optimizer too.
+    inference_copy = keras.Model.from_config(model.get_config())
     inference_copy.set_weights(model.get_weights())
     inference_copy.save(path)
 

@@ -36,8 +36,8 @@ def open_image(path: str | os.PathLike, draft_size: tuple[int, int] | None = Non
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise ImageReadError(
-                    f"{path.name}: {width}×{height} pixels is larger than the "
-                    f"{MAX_IMAGE_PIXELS // 1_000_000} megapixel limit."
+                    f"{path.name}: {width}×{height} pixels is too large "
+                    f"(the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels)."
                 )
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)
@@ -49,7 +49,10 @@ def open_image(path: str | os.PathLike, draft_size: tuple[int, int] | None = Non
     except UnidentifiedImageError as error:
         raise ImageReadError(f"{path.name}: not an image format this app can read.") from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageReadError(f"{path.name}: the image is too large to open safely.") from error
+        raise ImageReadError(
+            f"{path.name}: the image is too large to open safely "
+            f"(the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels)."
+        ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(f"{path.name}: the file is truncated or corrupt ({error}).") from error
     try:

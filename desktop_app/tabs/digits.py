@@ -14,9 +14,10 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import digits, images
+from training import digits
 
 MODEL_CHOICES = {"CNN (default)": digits.MODEL_NAMES["cnn"], "Seed MLP": digits.MODEL_NAMES["mlp"]}
+PREVIEW_SIDE = 1024
 IMAGE_TYPES = "*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp"
 
 
@@ -28,7 +29,9 @@ class DigitsTab(ToolTab):
         Field("epochs", "Epochs", 3, minimum=1, maximum=200),
         Field("augment", "Rotation/shift/zoom augmentation", True),
         Field("rotation_degrees", "Max rotation (degrees)", 90.0, minimum=0, maximum=180),
-        Field("subset", "Training images (blank = all 54,000)", 6000, minimum=100, maximum=60000),
+        Field(
+            "subset", "Training images (blank = all 54,000)", 6000, minimum=100, maximum=54000, optional=True
+        ),
     )
 
     def __init__(self, parent, app):
@@ -138,7 +141,7 @@ class DigitsTab(ToolTab):
             for path in paths:
                 if job.cancelled:
                     break
-                job.post(predictor.predict_file(path))
+                job.post(predictor.predict_file(path, preview_side=PREVIEW_SIDE))
 
         def start(predictor) -> None:
             self.submit(
@@ -173,12 +176,7 @@ class DigitsTab(ToolTab):
             self._show(self.predictions[selection[0]])
 
     def _show(self, prediction: digits.DigitPrediction) -> None:
-        try:
-            original = images.to_rgb(images.open_image(prediction.path, draft_size=(1024, 1024)))
-            original.thumbnail((1024, 1024))
-        except Exception:  # noqa: BLE001 - an unreadable file has no preview; its message says why
-            original = None
-        self.original_view.show(original)
+        self.original_view.show(prediction.preview)
         model_input = Image.fromarray(prediction.model_input) if prediction.model_input is not None else None
         self.model_view.show(model_input)
         if prediction.status in ("ok", "unsure"):
@@ -313,6 +311,7 @@ class EvaluationView(ttk.Frame):
             self.redraw()
 
         def failed(error, _details) -> None:
+            self.show_stored()
             self.source_text.set(f"{error} Showing the figures stored in the manifest.")
 
         def start(predictor) -> None:

@@ -6,6 +6,7 @@ training job; the dialog only shows what the job reports.
 
 from __future__ import annotations
 
+import gc
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class Field:
     choices: Sequence[str] = ()
     minimum: float | None = None
     maximum: float | None = None
+    optional: bool = False  # a blank entry means None ("use all", "no limit")
 
 
 def _format_duration(seconds: float | None) -> str:
@@ -88,7 +90,7 @@ class RetrainDialog(tk.Toplevel):
                 values[field.key] = raw
                 continue
             text = str(raw).strip()
-            if text == "" and field.default is None:
+            if text == "" and field.optional:
                 values[field.key] = None
                 continue
             try:
@@ -147,6 +149,12 @@ class RetrainDialog(tk.Toplevel):
         axes.set_xlabel("epoch")
         axes.legend(loc="lower right")
         self.chart.redraw()
+
+    def destroy(self) -> None:
+        super().destroy()
+        # The chart and variables sit in reference cycles; collected later on a worker
+        # thread, their Tcl objects would be deleted off the Tk thread. Collect them here.
+        gc.collect()
 
     def on_finished(self, message: str) -> None:
         if not self.winfo_exists():

@@ -1,0 +1,94 @@
+"""The command-line contract that scripts and independent checks rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.user_digits import generate_user_digits
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "training", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
+
+
+@pytest.fixture(scope="module")
+def user_digits(tmp_path_factory):
+    return generate_user_digits(tmp_path_factory.mktemp("user-digits"), count=120, seed=99)
+
+
+def test_predict_json_contract_with_bad_files_among_good(tmp_path, user_digits):
+    corrupt = tmp_path / "broken.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    blank = tmp_path / "blank.png"
+    __import__("PIL.Image").Image.new("L", (200, 200), 230).save(blank)
+    good = user_digits[:3]
+    inputs = [str(corrupt), str(good[0].path), str(text), str(blank), str(good[1].path), str(good[2].path)]
+    completed = run_cli("predict", "digits", *inputs, "--json")
+    assert completed.returncode == 0, completed.stderr
+    lines = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [line["path"] for line in lines] == inputs
+    for line in lines:
+        assert set(line) == {"path", "label", "probabilities", "status", "message"}
+    by_path = {line["path"]: line for line in lines}
+    assert by_path[str(corrupt)]["status"] == "error" and by_path[str(corrupt)]["label"] is None
+    assert by_path[str(text)]["status"] == "error" and "not an image" in by_path[str(text)]["message"]
+    assert by_path[str(blank)]["status"] == "rejected" and by_path[str(blank)]["label"] is None
+    for digit in good:
+        line = by_path[str(digit.path)]
+        assert line["status"] in ("ok", "unsure")
+        assert len(line["probabilities"]) == 10 and abs(sum(line["probabilities"]) - 1) < 1e-3
+        assert isinstance(line["label"], int)
+    assert "Traceback" not in completed.stderr
+
+
+def test_digits_as_users_bring_them(user_digits):
+    """Generated dark-on-light digits unlike MNIST, read through the CLI ('unsure' = wrong)."""
+    folder = user_digits[0].path.parent
+    completed = run_cli("predict", "digits", str(folder), "--json")
+    assert completed.returncode == 0, completed.stderr
+    answers = {json.loads(line)["path"]: json.loads(line) for line in completed.stdout.splitlines()}
+    assert len(answers) == len(user_digits)
+    correct = sum(
+        answers[str(digit.path)]["status"] == "ok" and answers[str(digit.path)]["label"] == digit.label
+        for digit in user_digits
+    )
+    assert correct / len(user_digits) >= 0.95
+
+
+def test_readable_table_without_json(user_digits):
+    completed = run_cli("predict", "digits", str(user_digits[0].path), "--model", "mlp")
+    assert completed.returncode == 0, completed.stderr
+    assert "status" in completed.stdout.splitlines()[0]
+    assert user_digits[0].path.name[-30:] in completed.stdout
+
+
+def test_evaluate_stored_and_models_listing():
+    completed = run_cli("evaluate", "digits", "--stored", "--model", "cnn")
+    assert completed.returncode == 0, completed.stderr
+    assert "confusion matrix" in completed.stdout and "rotated" in completed.stdout
+    listing = run_cli("models")
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    assert "digits-cnn" in listing.stdout and "sha256 ok" in listing.stdout
+
+
+def test_missing_data_is_a_clean_error(tmp_path):
+    completed = run_cli("evaluate", "digits", "--data-dir", str(tmp_path))
+    assert completed.returncode == 1
+    assert "MNIST was not found" in completed.stderr and "Traceback" not in completed.stderr

@@ -1,0 +1,213 @@
+"""The real app under Xvfb: drops, the evaluation view, retraining through the menu."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from desktop_app.automation import invoke_menu, simulate_drop, wait_until
+from training import paths
+
+SAMPLES = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
+
+
+def digits_tab(app):
+    return app.tabs[0]
+
+
+def test_window_shows_title_menu_and_digits_tab(gui):
+    assert gui.root.title() == "Fintech ML Workbench"
+    assert [gui.notebook.tab(tab, "text") for tab in gui.notebook.tabs()] == ["Digits"]
+    labels = [gui.menu.entrycget(i, "label") for i in range(gui.menu.index("end") + 1)]
+    assert labels == ["File", "Models", "Help"]
+    assert digits_tab(gui).drop_zone.drop_enabled, "tkdnd must be loaded for drag and drop"
+
+
+def test_dropping_sample_images_shows_their_digits(gui):
+    tab = digits_tab(gui)
+    tab.clear()
+    assert len(SAMPLES) == 10
+    simulate_drop(tab.drop_zone.area, SAMPLES)
+    wait_until(gui.root, lambda: len(tab.results.rows()) == len(SAMPLES), 60, "10 predictions")
+    rows = {row[0]: row for row in tab.results.rows()}
+    for sample in SAMPLES:
+        expected = sample.stem.split("_")[1]
+        assert rows[sample.name][1] == expected, f"{sample.name}: {rows[sample.name]}"
+        assert rows[sample.name][3] == "ok"
+    shown = tab.shown_answer()
+    assert shown["answer"] == SAMPLES[-1].stem.split("_")[1]
+    assert len(shown["bars"]) == 3 and shown["bars"][0][1] >= shown["bars"][1][1]
+    assert shown["model_input_shown"] and tab.original_view.displayed_size()[0] > 50
+    tab.results.tree.selection_set(str(SAMPLES[0]))
+    gui.root.update()
+    assert tab.shown_answer()["answer"] == "0"
+
+
+def test_paths_with_spaces_and_unicode_survive_the_drop(gui, tmp_path):
+    tab = digits_tab(gui)
+    tab.clear()
+    odd = tmp_path / "scan from Zoë's phone" / "dígito 7.png"
+    odd.parent.mkdir()
+    odd.write_bytes(SAMPLES[7].read_bytes())
+    simulate_drop(tab.drop_zone.area, [odd])
+    wait_until(gui.root, lambda: len(tab.results.rows()) == 1, 30, "one prediction")
+    assert tab.results.rows()[0][:2] == ["dígito 7.png", "7"]
+
+
+def test_bad_files_get_a_message_and_nothing_crashes(gui, tmp_path):
+    tab = digits_tab(gui)
+    tab.clear()
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4 not an image")
+    (tmp_path / "blank.png").write_bytes(b"")
+    Image.new("RGB", (300, 200), "white").save(tmp_path / "white.png")
+    bad = [tmp_path / "report.pdf", tmp_path / "blank.png", tmp_path / "white.png", tmp_path / "gone.png"]
+    simulate_drop(tab.drop_zone.area, bad)
+    wait_until(gui.root, lambda: len(tab.results.rows()) == 4, 30, "four answers")
+    statuses = {row[0]: row[3] for row in tab.results.rows()}
+    assert statuses == {
+        "report.pdf": "error",
+        "blank.png": "error",
+        "white.png": "rejected",
+        "gone.png": "error",
+    }
+    tab.results.tree.selection_set(str(tmp_path / "report.pdf"))
+    gui.root.update()
+    assert "not an image format" in tab.shown_answer()["message"]
+    assert tab.shown_answer()["answer"] == "–"
+
+
+def test_typed_path_opens_like_a_drop(gui):
+    tab = digits_tab(gui)
+    tab.clear()
+    tab.drop_zone.path_text.set(str(SAMPLES[2]))
+    tab.drop_zone.open_button.invoke()
+    wait_until(gui.root, lambda: len(tab.results.rows()) == 1, 30, "one prediction")
+    assert tab.results.rows()[0][1] == "2"
+
+
+def test_model_selector_switches_to_the_seed_mlp(gui):
+    tab = digits_tab(gui)
+    tab.clear()
+    tab.model_choice.set("Seed MLP")
+    tab.model_selector.event_generate("<<ComboboxSelected>>")
+    wait_until(gui.root, lambda: "digits-mlp" in tab.predictors, 30, "the MLP to load")
+    wait_until(gui.root, lambda: "digits-mlp" in tab.model_state.get(), 10, "the model label")
+    tab.open_paths([SAMPLES[1]])
+    wait_until(gui.root, lambda: len(tab.results.rows()) == 1, 30, "one prediction")
+    tab.model_choice.set("CNN (default)")
+    tab.model_selector.event_generate("<<ComboboxSelected>>")
+    gui.root.update()
+
+
+def rendered_pixels(panel) -> np.ndarray:
+    panel.canvas.draw()
+    return np.asarray(panel.canvas.get_renderer().buffer_rgba())
+
+
+def test_evaluation_view_shows_stored_then_computed_figures(gui, mnist):
+    tab = digits_tab(gui)
+    view = tab.show_evaluation()
+    gui.root.update()
+    assert "stored" in view.source_text.get()
+    assert view.accuracy_text.get().startswith("Test accuracy 99.")
+    heatmap = rendered_pixels(view.confusion_plot)
+    assert heatmap[..., :3].std() > 20, "the confusion matrix must be drawn"
+    assert len(view.per_class.rows()) == 10
+    view.compute_button.invoke()
+    wait_until(gui.root, lambda: view.evaluation is not None, 120, "the evaluation to finish")
+    assert "Computed now" in view.source_text.get()
+    count = view.misclassified_count()
+    assert 0 < count < 50
+    assert view.gallery_plot.figure.get_suptitle().startswith(f"{count} misclassified")
+    assert len(view.gallery_plot.figure.axes) == min(count, 24)
+    view.rotated.set(True)
+    view.redraw()
+    assert view.misclassified_count() > count
+    view.rotated.set(False)
+    tab.pages.select(tab.predict_page)
+
+
+def test_retrain_through_the_menu_then_revert(gui):
+    tab = digits_tab(gui)
+    registry = gui.registry
+    assert registry.entry("digits-mlp").origin == "bundled"
+    invoke_menu(gui, "Models", "Retrain Digits…")
+    dialog = tab.retrain_dialog
+    dialog.variables["kind"].set("mlp")
+    dialog.variables["epochs"].set("1")
+    dialog.variables["subset"].set("1000")
+    dialog.start_button.invoke()
+    wait_until(gui.root, lambda: dialog.job is not None and dialog.job.finished, 120, "the retrain")
+    assert dialog.status_text.get().startswith("Done"), dialog.status_text.get()
+    assert registry.entry("digits-mlp").origin == "user"
+    assert registry.entry("digits-mlp").path.parent == paths.user_models_dir()
+    wait_until(
+        gui.root,
+        lambda: (
+            getattr(tab.predictors.get("digits-mlp"), "entry", None) is not None
+            and tab.predictors["digits-mlp"].entry.origin == "user"
+        ),
+        60,
+        "the swap",
+    )
+    assert len(dialog.epoch_metrics) == 1
+    dialog.cancel_or_close()
+    tab.model_choice.set("Seed MLP")
+    invoke_menu(gui, "Models", "Revert Digits to bundled model")
+    wait_until(gui.root, lambda: tab.predictors["digits-mlp"].entry.origin == "bundled", 60, "the revert")
+    tab.model_choice.set("CNN (default)")
+
+
+def test_cancelled_retrain_keeps_the_model_in_use(gui):
+    tab = digits_tab(gui)
+    before = gui.registry.entry("digits-cnn")
+    tab.with_predictor("digits-cnn", lambda _predictor: None)
+    wait_until(gui.root, lambda: "digits-cnn" in tab.predictors, 60, "the CNN to load")
+    in_use = tab.predictors["digits-cnn"]
+    invoke_menu(gui, "Models", "Retrain Digits…")
+    dialog = tab.retrain_dialog
+    dialog.variables["kind"].set("cnn")
+    dialog.variables["epochs"].set("30")
+    dialog.variables["subset"].set("")
+    dialog.start_button.invoke()
+    wait_until(gui.root, lambda: dialog.progress_bar["value"] > 0, 120, "training to start")
+    dialog.cancel_button.invoke()
+    wait_until(gui.root, lambda: dialog.job.finished, 60, "the cancel to take effect")
+    assert dialog.status_text.get().startswith("Cancelled")
+    assert gui.registry.entry("digits-cnn").path == before.path
+    assert tab.predictors["digits-cnn"] is in_use
+    dialog.cancel_or_close()
+
+
+def test_model_info_and_about(gui):
+    invoke_menu(gui, "Models", "Model info")
+    assert "digits-cnn" in gui.messages[-1].text and "sha256" in gui.messages[-1].text
+    invoke_menu(gui, "Help", "About")
+    assert "Fintech ML Workbench" in gui.messages[-1].text
+
+
+@pytest.mark.parametrize("error", [ValueError("boom")])
+def test_a_failing_job_reaches_the_user(gui, error):
+    def fail(_job):
+        raise error
+
+    gui.jobs.submit("failing job", fail)
+    wait_until(
+        gui.root, lambda: any("boom" in window.text for window in gui.messages), 10, "the error window"
+    )
+    assert "boom" in gui.status_text.get()
+
+
+def test_evaluation_without_the_dataset_falls_back_to_stored_figures(gui, tmp_path):
+    tab = digits_tab(gui)
+    view = tab.show_evaluation()
+    gui.data_dir = tmp_path
+    try:
+        view.compute_button.invoke()
+        wait_until(gui.root, lambda: "MNIST was not found" in view.source_text.get(), 60, "the fallback")
+    finally:
+        gui.data_dir = None
+    assert "stored in the manifest" in view.source_text.get()
+    assert view.accuracy_text.get().startswith("Test accuracy 99.")
+    tab.pages.select(tab.predict_page)
