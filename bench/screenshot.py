@@ -32,10 +32,9 @@ def main() -> None:
     tab.results.tree.selection_set(str(samples[3]))
     for _ in range(20):
         root.update()
-    x, y = root.winfo_rootx(), root.winfo_rooty()
-    ImageGrab.grab(
-        bbox=(x, y, x + root.winfo_width(), y + root.winfo_height()), xdisplay=os.environ["DISPLAY"]
-    ).save(output)
+    # The menu bar is a window of its own above the root's client area: start at the top.
+    x, top, bottom = root.winfo_rootx(), root.winfo_y(), root.winfo_rooty() + root.winfo_height()
+    ImageGrab.grab(bbox=(x, top, x + root.winfo_width(), bottom), xdisplay=os.environ["DISPLAY"]).save(output)
     print(output)
     root.destroy()
 

@@ -35,6 +35,7 @@ def test_dropping_sample_images_shows_their_digits(gui):
         expected = sample.stem.split("_")[1]
         assert rows[sample.name][1] == expected, f"{sample.name}: {rows[sample.name]}"
         assert rows[sample.name][3] == "ok"
+    assert tab.model_state.get().startswith("digits-cnn (bundled, test accuracy 99.")
     shown = tab.shown_answer()
     assert shown["answer"] == SAMPLES[-1].stem.split("_")[1]
     assert len(shown["bars"]) == 3 and shown["bars"][0][1] >= shown["bars"][1][1]

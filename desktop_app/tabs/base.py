@@ -43,8 +43,9 @@ class ToolTab(ttk.Frame):
     def open_paths(self, paths) -> None:
         raise NotImplementedError
 
-    def on_model_changed(self, name: str) -> None:
-        """Called on the Tk thread when the model in use under `name` was replaced."""
+    def on_model_ready(self, name: str, replaced: bool) -> None:
+        """Called on the Tk thread when the model in use under `name` was loaded, or
+        `replaced` by a retrained or reverted one."""
 
     # Shared behaviour --------------------------------------------------------------------------
     def submit(self, name: str, work, **handlers):
@@ -68,6 +69,7 @@ class ToolTab(ttk.Frame):
             self.app.set_status(
                 f"Model {name} ready ({predictor.entry.origin}: {predictor.entry.path.name})."
             )
+            self.on_model_ready(name, replaced=False)
             for waiting_callback in self._loading.pop(name, []):
                 waiting_callback(predictor)
 
@@ -86,7 +88,7 @@ class ToolTab(ttk.Frame):
         def swapped(predictor) -> None:
             self.predictors[name] = predictor
             self.app.set_status(f"Now using {name} ({predictor.entry.origin}: {predictor.entry.path.name}).")
-            self.on_model_changed(name)
+            self.on_model_ready(name, replaced=True)
 
         self.submit(f"reload {name}", lambda _job: self.load_predictor(name), on_success=swapped)
 

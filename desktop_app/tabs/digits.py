@@ -107,27 +107,29 @@ class DigitsTab(ToolTab):
 
     def start_loading(self) -> None:
         """Warm the default model in the background once the window is up."""
-        self.with_predictor(self.selected_model_name(), self._show_model_state)
+        self.with_predictor(self.selected_model_name(), lambda _predictor: None)
 
-    def _show_model_state(self, predictor) -> None:
-        entry = predictor.entry
+    def on_model_ready(self, name: str, replaced: bool) -> None:
+        if name != self.selected_model_name():
+            return
+        entry = self.predictors[name].entry
         accuracy = entry.metrics.get("test_accuracy")
         figure = f", test accuracy {accuracy:.2%}" if accuracy is not None else ""
         self.model_state.set(f"{entry.name} ({entry.origin}{figure})")
+        if replaced and self.evaluation_view is not None:
+            self.evaluation_view.show_stored()
 
     def _model_selected(self) -> None:
-        self.model_state.set("loading…")
-        self.with_predictor(self.selected_model_name(), self._show_model_state)
+        name = self.selected_model_name()
+        if name in self.predictors:
+            self.on_model_ready(name, replaced=False)
+        else:
+            self.model_state.set("loading…")
+            self.with_predictor(name, lambda _predictor: None)
         if self.predictions:
             self.open_paths([Path(path) for path in self.predictions])
         if self.evaluation_view is not None:
             self.evaluation_view.show_stored()
-
-    def on_model_changed(self, name: str) -> None:
-        if name == self.selected_model_name():
-            self._show_model_state(self.predictors[name])
-            if self.evaluation_view is not None:
-                self.evaluation_view.show_stored()
 
     def open_paths(self, paths) -> None:
         """Classify the files on a worker thread; rows appear as answers arrive."""

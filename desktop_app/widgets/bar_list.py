@@ -17,7 +17,7 @@ class BarList(tk.Canvas):
         self.shown = list(bars)
         self.delete("all")
         width = max(self.winfo_width(), int(self["width"]))
-        label_width, value_width = 40, 56
+        label_width, value_width = 40, 66
         for row, (label, value) in enumerate(self.shown):
             top = 2 + row * self.row_height
             bottom = top + self.row_height - 6
