@@ -129,16 +129,22 @@ def test_evaluation_view_shows_stored_then_computed_figures(gui, mnist):
     tab.pages.select(tab.predict_page)
 
 
+def start_retrain_from_the_menu(gui, kind: str, epochs: str, subset: str):
+    """Models → Retrain Digits…, fill in the form as a user would, press Start."""
+    invoke_menu(gui, "Models", "Retrain Digits…")
+    dialog = digits_tab(gui).retrain_dialog
+    dialog.variables["kind"].set(kind)
+    dialog.variables["epochs"].set(epochs)
+    dialog.variables["subset"].set(subset)
+    dialog.start_button.invoke()
+    return dialog
+
+
 def test_retrain_through_the_menu_then_revert(gui):
     tab = digits_tab(gui)
     registry = gui.registry
     assert registry.entry("digits-mlp").origin == "bundled"
-    invoke_menu(gui, "Models", "Retrain Digits…")
-    dialog = tab.retrain_dialog
-    dialog.variables["kind"].set("mlp")
-    dialog.variables["epochs"].set("1")
-    dialog.variables["subset"].set("1000")
-    dialog.start_button.invoke()
+    dialog = start_retrain_from_the_menu(gui, "mlp", "1", "1000")
     wait_until(gui.root, lambda: dialog.job is not None and dialog.job.finished, 120, "the retrain")
     assert dialog.status_text.get().startswith("Done"), dialog.status_text.get()
     assert registry.entry("digits-mlp").origin == "user"
@@ -166,12 +172,7 @@ def test_cancelled_retrain_keeps_the_model_in_use(gui):
     tab.with_predictor("digits-cnn", lambda _predictor: None)
     wait_until(gui.root, lambda: "digits-cnn" in tab.predictors, 60, "the CNN to load")
     in_use = tab.predictors["digits-cnn"]
-    invoke_menu(gui, "Models", "Retrain Digits…")
-    dialog = tab.retrain_dialog
-    dialog.variables["kind"].set("cnn")
-    dialog.variables["epochs"].set("30")
-    dialog.variables["subset"].set("")
-    dialog.start_button.invoke()
+    dialog = start_retrain_from_the_menu(gui, "cnn", "30", "")
     wait_until(gui.root, lambda: dialog.progress_bar["value"] > 0, 120, "training to start")
     dialog.cancel_button.invoke()
     wait_until(gui.root, lambda: dialog.job.finished, 60, "the cancel to take effect")
