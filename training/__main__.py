@@ -63,6 +63,34 @@ def command_train_digits(arguments) -> int:
     return 0
 
 
+def command_train_anomaly(arguments) -> int:
+    from training import anomaly, datasets
+    from training.registry import ModelRegistry
+
+    data = datasets.load_mnist(arguments.data_dir)
+    registry = ModelRegistry(bundled_dir=arguments.models_dir) if arguments.models_dir else ModelRegistry()
+    normal = tuple(int(character) for character in arguments.normal)
+    config = anomaly.AnomalyTrainingConfig(
+        normal_digits=normal,
+        epochs=arguments.epochs,
+        latent_dim=arguments.latent_dim,
+        threshold_rule=arguments.threshold_rule,
+        seed=arguments.seed,
+        subset=arguments.subset,
+        **(
+            {"threshold_parameter": arguments.threshold_parameter}
+            if arguments.threshold_parameter is not None
+            else {}
+        ),
+    )
+    entry, evaluation = anomaly.train_and_save(
+        data, config, registry, bundle=bool(arguments.models_dir), report=print_progress
+    )
+    figures = ", ".join(f"{key} {value:.4f}" for key, value in evaluation.items() if isinstance(value, float))
+    print(f"{entry.name}: {figures}; saved to {entry.path} ({entry.origin})")
+    return 0
+
+
 def print_classification_table(title: str, figures: dict) -> None:
     print(f"\n{title}: accuracy {figures['accuracy']:.4f}")
     print(f"{'class':>5} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>7}")
@@ -110,13 +138,37 @@ def command_evaluate(arguments) -> int:
 
 
 def command_predict(arguments) -> int:
-    from training import digits
-
     paths = expand_paths(arguments.paths)
     if not paths:
         print("No input files.", file=sys.stderr)
         return 2
-    name = digits.MODEL_NAMES.get(arguments.model, arguments.model)
+    if arguments.tool == "anomaly":
+        return predict_anomaly(paths, arguments)
+    return predict_digits(paths, arguments)
+
+
+def predict_anomaly(paths: list[Path], arguments) -> int:
+    from training import anomaly
+
+    predictor = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL)
+    if not arguments.json:
+        print(f"{'file':<40} {'score':>8} {'threshold':>9}  verdict   message")
+    for path in paths:
+        prediction = predictor.predict_file(path)
+        if arguments.json:
+            print(json.dumps(prediction.to_json()), flush=True)
+        else:
+            verdict = "" if prediction.anomaly is None else ("anomaly" if prediction.anomaly else "normal")
+            score = "" if prediction.score is None else f"{prediction.score:.3f}"
+            threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
+            print(f"{str(path)[-40:]:<40} {score:>8} {threshold:>9}  {verdict:<9} {prediction.message}")
+    return 0
+
+
+def predict_digits(paths: list[Path], arguments) -> int:
+    from training import digits
+
+    name = digits.MODEL_NAMES.get(arguments.model or "cnn", arguments.model)
     predictor = digits.DigitsPredictor.load(name)
     if not arguments.json:
         print(f"{'file':<40} {'digit':>5} {'confidence':>10}  status    message")
@@ -192,6 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=command_train_digits)
 
+    train_anomaly = commands.add_parser("anomaly", parents=[data_dir], help="train an anomaly autoencoder")
+    train_anomaly.add_argument(
+        "--normal", default="0123456789", help="the normal digits, e.g. 3 or 0123456789"
+    )
+    train_anomaly.add_argument("--epochs", type=int, default=30)
+    train_anomaly.add_argument("--latent-dim", type=int, default=16)
+    train_anomaly.add_argument(
+        "--threshold-rule", default="percentile", choices=("percentile", "mean_k_sigma", "max", "f1_optimal")
+    )
+    train_anomaly.add_argument("--threshold-parameter", type=float, help="percentile, or k of mean + k·σ")
+    train_anomaly.add_argument("--subset", type=int)
+    train_anomaly.add_argument("--seed", type=int, default=0)
+    train_anomaly.add_argument("--models-dir", type=Path, help="write into this bundled-models folder")
+    train_anomaly.set_defaults(handler=command_train_anomaly)
+
     evaluate = commands.add_parser(
         "evaluate", parents=[data_dir], help="test-set figures of the digits models"
     )
@@ -202,9 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=command_evaluate)
 
     predict = commands.add_parser("predict", help="predict for image files or folders")
-    predict.add_argument("tool", choices=("digits",))
+    predict.add_argument("tool", choices=("digits", "anomaly"))
     predict.add_argument("paths", nargs="+", metavar="PATH")
-    predict.add_argument("--model", default="cnn", help="cnn (default), mlp or a model name")
+    predict.add_argument(
+        "--model",
+        help="digits: cnn (default), mlp or a model name; anomaly: a model name (default anomaly-all-digits)",
+    )
     predict.add_argument("--json", action="store_true", help="one JSON object per input line")
     predict.set_defaults(handler=command_predict)
 
@@ -227,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except WorkbenchError as error:
+    except (WorkbenchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

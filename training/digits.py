@@ -12,7 +12,7 @@ import numpy as np
 from training import augment
 from training.datasets import MnistData, validation_split
 from training.errors import TrainingCancelled
-from training.keras_setup import import_keras, seed_everything
+from training.keras_setup import import_keras, progress_callback, seed_everything
 from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 IMAGE_SIZE = 28
@@ -168,34 +168,6 @@ def _augmented_batches(keras, images, labels, config: DigitsTrainingConfig):
     return AugmentedBatches()
 
 
-def _progress_callback(keras, report: ProgressCallback, cancel: CancelToken, epochs: int):
-    class ReportProgress(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.started = time.perf_counter()
-            self.steps = self.params.get("steps") or 1
-
-        def on_train_batch_end(self, batch, logs=None):
-            if cancel.cancelled:
-                self.model.stop_training = True
-            if batch % 20 == 0:
-                self._report(self.epoch * self.steps + batch + 1, "", logs)
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_epoch_end(self, epoch, logs=None):
-            self._report((epoch + 1) * self.steps, f"epoch {epoch + 1}/{epochs}", logs)
-
-        def _report(self, done_steps, message, logs):
-            elapsed = time.perf_counter() - self.started
-            total_steps = epochs * self.steps
-            eta = elapsed / done_steps * (total_steps - done_steps) if done_steps else None
-            metrics = {key: float(value) for key, value in (logs or {}).items()}
-            report(Progress("training", done_steps, total_steps, message, metrics, elapsed, eta))
-
-    return ReportProgress()
-
-
 def train(
     data: MnistData,
     config: DigitsTrainingConfig,
@@ -249,7 +221,7 @@ def train(
         batches,
         epochs=config.epochs,
         validation_data=(validation_x, validation_y),
-        callbacks=[early_stopping, _progress_callback(keras, report, cancel, config.epochs)],
+        callbacks=[early_stopping, progress_callback(report, cancel, config.epochs)],
         verbose=0,
     )
     if cancel.cancelled:

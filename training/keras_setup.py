@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+
+from training.progress import CancelToken, Progress, ProgressCallback
 
 _lock = threading.Lock()
 
@@ -45,3 +48,34 @@ def library_versions() -> dict[str, str]:
         "pillow": PIL.__version__,
         "scikit-learn": sklearn.__version__,
     }
+
+
+def progress_callback(report: ProgressCallback, cancel: CancelToken, epochs: int):
+    """A Keras callback that reports progress with an ETA and stops training on cancel."""
+    keras = import_keras()
+
+    class ReportProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.started = time.perf_counter()
+            self.steps = self.params.get("steps") or 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            if cancel.cancelled:
+                self.model.stop_training = True
+            if batch % 20 == 0:
+                self._report(self.epoch * self.steps + batch + 1, "", logs)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._report((epoch + 1) * self.steps, f"epoch {epoch + 1}/{epochs}", logs)
+
+        def _report(self, done_steps, message, logs):
+            elapsed = time.perf_counter() - self.started
+            total_steps = epochs * self.steps
+            eta = elapsed / done_steps * (total_steps - done_steps) if done_steps else None
+            metrics = {key: float(value) for key, value in (logs or {}).items()}
+            report(Progress("training", done_steps, total_steps, message, metrics, elapsed, eta))
+
+    return ReportProgress()

@@ -1,0 +1,99 @@
+"""The Anomaly engine end to end on small, fast models (the full figures are in
+bench/anomaly_one_class.py), and the `predict anomaly` command-line contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training import anomaly
+from training.errors import TrainingCancelled
+from training.progress import CancelToken
+from training.registry import ModelRegistry
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def one_class_model(mnist):
+    config = anomaly.AnomalyTrainingConfig(normal_digits=(1,), epochs=3, subset=3000)
+    return anomaly.train(mnist, config)
+
+
+def test_one_class_model_ranks_other_digits_above_its_own(one_class_model, mnist):
+    figures = anomaly.evaluate(one_class_model, mnist)
+    assert figures["auroc"] > 0.9
+    assert set(one_class_model.thresholds) == set(anomaly.THRESHOLD_RULES)
+    matrix = np.array(figures["at_threshold"]["confusion_matrix"])
+    assert matrix.sum() == 10000 and matrix[0].sum() == (mnist.y_test == 1).sum()
+
+
+def test_percentile_threshold_flags_about_its_share_of_held_out_normals(one_class_model, mnist):
+    ones = mnist.x_test[mnist.y_test == 1]
+    flagged = (one_class_model.score(ones).scores > one_class_model.thresholds["percentile"]).mean()
+    assert flagged < 0.15
+
+
+def test_scores_come_with_reconstructions_and_error_maps(one_class_model, mnist):
+    scored = one_class_model.score(mnist.x_test[:8])
+    assert scored.reconstructions.shape == (8, 28, 28) and scored.error_maps.shape == (8, 28, 28)
+    assert np.allclose(scored.error_maps.reshape(8, -1).mean(1), scored.reconstruction_error, rtol=1e-5)
+    statistics = anomaly.ScoreStatistics.from_json(
+        json.loads(json.dumps(one_class_model.statistics.to_json()))
+    )
+    again = anomaly.score_images(one_class_model.autoencoder, statistics, mnist.x_test[:8])
+    assert np.allclose(again.scores, scored.scores, atol=1e-4)
+
+
+def test_all_digits_normal_offers_no_f1_threshold(mnist):
+    config = anomaly.AnomalyTrainingConfig(epochs=1, subset=1000)
+    model = anomaly.train(mnist, config)
+    assert "f1_optimal" not in model.thresholds
+    assert "auroc" not in anomaly.evaluate(model, mnist)
+    with pytest.raises(ValueError, match="needs labelled anomalies"):
+        anomaly.train(mnist, anomaly.AnomalyTrainingConfig(epochs=1, subset=500, threshold_rule="f1_optimal"))
+
+
+def test_cancel_stops_anomaly_training(mnist):
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(TrainingCancelled):
+        anomaly.train(
+            mnist, anomaly.AnomalyTrainingConfig(normal_digits=(4,), epochs=5, subset=2000), cancel=token
+        )
+
+
+def test_predict_anomaly_json_contract(mnist, tmp_path):
+    registry = ModelRegistry()
+    config = anomaly.AnomalyTrainingConfig(normal_digits=(0,), epochs=2, subset=2000)
+    entry, _ = anomaly.train_and_save(mnist, config, registry)
+    assert entry.origin == "user" and registry.verified_path(entry.name)
+    Image.fromarray(mnist.x_test[mnist.y_test == 0][0]).save(tmp_path / "zero.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
+    Image.new("L", (300, 300), 235).save(tmp_path / "blank.png")
+    inputs = [str(tmp_path / name) for name in ("zero.png", "broken.png", "blank.png")]
+    completed = subprocess.run(
+        [sys.executable, "-m", "training", "predict", "anomaly", *inputs, "--model", entry.name, "--json"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [line["path"] for line in lines] == inputs
+    for line in lines:
+        assert set(line) == {"path", "score", "threshold", "anomaly", "status", "message"}
+    zero, broken, blank = lines
+    assert zero["status"] == "ok" and isinstance(zero["score"], float) and isinstance(zero["anomaly"], bool)
+    assert zero["threshold"] == pytest.approx(entry.record["thresholds"]["percentile"])
+    assert broken["status"] == "error" and broken["score"] is None
+    assert blank["status"] == "ok" and "whole image" in blank["message"]

@@ -1,0 +1,578 @@
+"""The Anomaly tool's engine: an autoencoder learns what normal images look like.
+
+Anomaly score: how badly an image is reconstructed (squared error, smoothed over a pixel's
+neighbours so that one stray pixel counts less than a missing stroke) and how unusual its
+code in the autoencoder's latent space is (Mahalanobis distance to the normal training
+codes), each standardised on the normal training images and added. Each term lifts the
+one-class MNIST AUROC over plain reconstruction error (see bench/anomaly_one_class.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from training.datasets import MnistData, validation_split
+from training.digits import IMAGE_SIZE, scale_pixels
+from training.errors import TrainingCancelled
+from training.keras_setup import import_keras, seed_everything
+from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+
+ARCHITECTURES = ("dense-bottleneck", "seed")
+SCORES = ("combined", "reconstruction", "latent")
+THRESHOLD_RULES = ("percentile", "mean_k_sigma", "max", "f1_optimal")
+
+
+@dataclass(frozen=True)
+class AnomalyTrainingConfig:
+    """Hyper-parameters of one autoencoder; stored verbatim in the model manifest."""
+
+    normal_digits: tuple[int, ...] = tuple(range(10))
+    architecture: str = "dense-bottleneck"
+    latent_dim: int = 16
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.1
+    score: str = "combined"
+    threshold_rule: str = "percentile"
+    threshold_parameter: float = 95.0
+    subset: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.normal_digits or not set(self.normal_digits) <= set(range(10)):
+            raise ValueError(f"normal_digits must be digits 0-9, got {self.normal_digits!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise ValueError(f"threshold_rule must be one of {THRESHOLD_RULES}, got {self.threshold_rule!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+
+
+def build_autoencoder(architecture: str = "dense-bottleneck", latent_dim: int = 16):
+    """`seed`: the reference (Conv32-pool-Conv16-pool / Conv16-up-Conv32-up-Conv1), whose
+    7×7×16 bottleneck is as large as the input. `dense-bottleneck`: strided convolutions
+    down to a `latent_dim` code, so the network cannot copy what it has not learned."""
+    keras = import_keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")
+    if architecture == "seed":
+        hidden = layers.Conv2D(32, 3, activation="relu", padding="same")(inputs)
+        hidden = layers.MaxPooling2D(padding="same")(hidden)
+        hidden = layers.Conv2D(16, 3, activation="relu", padding="same")(hidden)
+        code = layers.MaxPooling2D(padding="same", name="latent")(hidden)
+        hidden = layers.Conv2D(16, 3, activation="relu", padding="same")(code)
+        hidden = layers.UpSampling2D()(hidden)
+        hidden = layers.Conv2D(32, 3, activation="relu", padding="same")(hidden)
+        hidden = layers.UpSampling2D()(hidden)
+        outputs = layers.Conv2D(1, 3, activation="sigmoid", padding="same", name="reconstruction")(hidden)
+        return keras.Model(inputs, outputs, name="autoencoder_seed")
+    if architecture != "dense-bottleneck":
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+
+    def block(tensor, filters, transpose=False):
+        convolution = layers.Conv2DTranspose if transpose else layers.Conv2D
+        tensor = convolution(filters, 3, strides=2, padding="same", use_bias=False)(tensor)
+        tensor = layers.BatchNormalization()(tensor)
+        return layers.LeakyReLU(0.1)(tensor)
+
+    hidden = block(inputs, 32)  # 14×14
+    hidden = block(hidden, 64)  # 7×7
+    hidden = block(hidden, 128)  # 4×4
+    code = layers.Dense(latent_dim, name="latent")(layers.Flatten()(hidden))
+    hidden = layers.LeakyReLU(0.1)(layers.Dense(4 * 4 * 128)(code))
+    hidden = layers.Reshape((4, 4, 128))(hidden)
+    hidden = block(hidden, 64, transpose=True)  # 8×8
+    hidden = layers.Cropping2D(((0, 1), (0, 1)))(hidden)  # 7×7
+    hidden = block(hidden, 32, transpose=True)  # 14×14
+    hidden = block(hidden, 16, transpose=True)  # 28×28
+    outputs = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="reconstruction")(hidden)
+    return keras.Model(inputs, outputs, name="autoencoder")
+
+
+# Thresholds ---------------------------------------------------------------------------------
+def available_threshold_rules(has_labelled_anomalies: bool) -> tuple[str, ...]:
+    """The F1-optimal rule needs labelled anomalies; without them it is not offered."""
+    return (
+        THRESHOLD_RULES if has_labelled_anomalies else tuple(r for r in THRESHOLD_RULES if r != "f1_optimal")
+    )
+
+
+def fit_threshold(
+    rule: str,
+    normal_scores: np.ndarray,
+    parameter: float | None = None,
+    labelled_scores: np.ndarray | None = None,
+    labelled_is_anomaly: np.ndarray | None = None,
+) -> float:
+    """A threshold from validation scores: scores above it are anomalies.
+
+    - `percentile`: the `parameter`-th percentile of the normal scores (100 − contamination %)
+    - `mean_k_sigma`: mean + `parameter` standard deviations of the normal scores
+    - `max`: the largest normal score (no normal validation image is flagged)
+    - `f1_optimal`: the cut that maximises F1 on a labelled set holding both classes
+    """
+    normal_scores = np.asarray(normal_scores, dtype=np.float64)
+    if normal_scores.size == 0:
+        raise ValueError("At least one normal validation score is needed to fit a threshold.")
+    if rule == "percentile":
+        percentile = 95.0 if parameter is None else parameter
+        if not 0 < percentile <= 100:
+            raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+        return float(np.percentile(normal_scores, percentile))
+    if rule == "mean_k_sigma":
+        k = 3.0 if parameter is None else parameter
+        return float(normal_scores.mean() + k * normal_scores.std())
+    if rule == "max":
+        return float(normal_scores.max())
+    if rule == "f1_optimal":
+        if labelled_scores is None or labelled_is_anomaly is None:
+            raise ValueError("The F1-optimal threshold needs a labelled validation set.")
+        labelled_is_anomaly = np.asarray(labelled_is_anomaly, dtype=bool)
+        if labelled_is_anomaly.all() or not labelled_is_anomaly.any():
+            raise ValueError(
+                "The F1-optimal threshold needs labelled normal and anomalous images; "
+                "with one class only every cut is degenerate."
+            )
+        from sklearn.metrics import precision_recall_curve
+
+        precision, recall, cuts = precision_recall_curve(labelled_is_anomaly, labelled_scores)
+        f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+        # precision_recall_curve counts a score equal to the cut as positive; ours is ">".
+        threshold = float(np.nextafter(cuts[int(np.argmax(f1))], -np.inf))
+        if (normal_scores > threshold).mean() > 0.5:
+            raise ValueError(
+                "The F1-optimal threshold would flag most normal images: the labelled anomalies "
+                "are not separable by this score."
+            )
+        return threshold
+    raise ValueError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+
+
+def verdict_metrics(scores: np.ndarray, is_anomaly: np.ndarray, threshold: float) -> dict:
+    """Precision/recall/F1 of the anomaly class and the confusion matrix at `threshold`."""
+    from sklearn import metrics
+
+    predicted = np.asarray(scores) > threshold
+    truth = np.asarray(is_anomaly, dtype=bool)
+    precision, recall, f1, _support = metrics.precision_recall_fscore_support(
+        truth, predicted, average="binary", zero_division=0
+    )
+    return {
+        "threshold": float(threshold),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "flagged_fraction": float(predicted.mean()),
+        # rows: normal, anomaly (truth); columns: normal, anomaly (verdict)
+        "confusion_matrix": metrics.confusion_matrix(truth, predicted, labels=[False, True]).tolist(),
+    }
+
+
+def ranking_metrics(scores: np.ndarray, is_anomaly: np.ndarray) -> dict:
+    from sklearn import metrics
+
+    return {
+        "auroc": float(metrics.roc_auc_score(is_anomaly, scores)),
+        "aupr": float(metrics.average_precision_score(is_anomaly, scores)),
+    }
+
+
+# Scoring ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScoreStatistics:
+    """What the score needs from the normal training images: the standardisation of the
+    reconstruction error and the Gaussian of the latent codes. Plain numbers, saved as JSON
+    in the manifest (no pickle)."""
+
+    smoothed_error_mean: float
+    smoothed_error_std: float
+    latent_mean: list[float]
+    latent_precision: list[list[float]]
+    latent_distance_mean: float
+    latent_distance_std: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, values: dict) -> ScoreStatistics:
+        return cls(**values)
+
+
+@dataclass
+class ScoredImages:
+    """Per-image results: what the GUI draws and the CLI prints."""
+
+    scores: np.ndarray
+    reconstruction_error: np.ndarray
+    latent_distance: np.ndarray
+    reconstructions: np.ndarray  # (N, 28, 28) in [0, 1]
+    error_maps: np.ndarray  # (N, 28, 28) squared error per pixel
+
+
+def _encoder(autoencoder):
+    keras = import_keras()
+    return keras.Model(autoencoder.input, autoencoder.get_layer("latent").output)
+
+
+def _raw_terms(autoencoder, images: np.ndarray, batch_size: int = 500):
+    scaled = scale_pixels(images)
+    reconstructions = autoencoder.predict(scaled, batch_size=batch_size, verbose=0)
+    codes = _encoder(autoencoder).predict(scaled, batch_size=batch_size, verbose=0)
+    error_maps = ((reconstructions - scaled) ** 2)[..., 0]
+    return error_maps, reconstructions[..., 0], codes.reshape(len(codes), -1)
+
+
+def _smoothed_error(error_maps: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    smoothed = ndimage.gaussian_filter(error_maps, sigma=(0, 1, 1))
+    return (smoothed**2).reshape(len(smoothed), -1).mean(axis=1)
+
+
+def _mahalanobis(codes: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    centred = codes - mean
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, precision, centred), 0.0))
+
+
+def fit_score_statistics(autoencoder, normal_images: np.ndarray) -> ScoreStatistics:
+    error_maps, _reconstructions, codes = _raw_terms(autoencoder, normal_images)
+    errors = _smoothed_error(error_maps)
+    mean = codes.mean(axis=0)
+    covariance = np.cov(codes, rowvar=False) + 1e-3 * np.eye(codes.shape[1])
+    precision = np.linalg.inv(covariance)
+    distances = _mahalanobis(codes, mean, precision)
+    return ScoreStatistics(
+        float(errors.mean()),
+        float(errors.std() + 1e-12),
+        mean.tolist(),
+        precision.tolist(),
+        float(distances.mean()),
+        float(distances.std() + 1e-12),
+    )
+
+
+def score_images(
+    autoencoder, statistics: ScoreStatistics, images: np.ndarray, score: str = "combined"
+) -> ScoredImages:
+    """Anomaly scores of 0-255 images (N, 28, 28): higher is more anomalous."""
+    error_maps, reconstructions, codes = _raw_terms(autoencoder, images)
+    errors = error_maps.reshape(len(error_maps), -1).mean(axis=1)
+    distances = _mahalanobis(
+        codes, np.asarray(statistics.latent_mean), np.asarray(statistics.latent_precision)
+    )
+    standard_error = (
+        _smoothed_error(error_maps) - statistics.smoothed_error_mean
+    ) / statistics.smoothed_error_std
+    standard_distance = (distances - statistics.latent_distance_mean) / statistics.latent_distance_std
+    scores = {
+        "combined": standard_error + standard_distance,
+        "reconstruction": errors,
+        "latent": distances,
+    }[score]
+    return ScoredImages(scores, errors, distances, reconstructions, error_maps)
+
+
+# Training -----------------------------------------------------------------------------------
+@dataclass
+class AnomalyModel:
+    """A trained autoencoder with everything its verdicts depend on."""
+
+    autoencoder: object
+    config: AnomalyTrainingConfig
+    statistics: ScoreStatistics
+    thresholds: dict[str, float]
+    validation_scores: np.ndarray
+    history: dict = field(default_factory=dict)
+    training_seconds: float = 0.0
+
+    @property
+    def threshold(self) -> float:
+        return self.thresholds[self.config.threshold_rule]
+
+    def score(self, images: np.ndarray) -> ScoredImages:
+        return score_images(self.autoencoder, self.statistics, images, self.config.score)
+
+
+def _normal_split(labels: np.ndarray, config: AnomalyTrainingConfig):
+    """Indices (train, validation) of the normal images, and of the other digits' validation
+    images that serve as labelled anomalies when only some digits are normal."""
+    train, validation = validation_split(labels, config.validation_fraction, config.seed)
+    normal = np.isin(labels, config.normal_digits)
+    normal_train, normal_validation = train[normal[train]], validation[normal[validation]]
+    if config.subset is not None:
+        normal_train = np.random.default_rng(config.seed).permutation(normal_train)[: config.subset]
+        normal_validation = normal_validation[: max(100, config.subset // 5)]
+    return normal_train, normal_validation, validation[~normal[validation]]
+
+
+def fit_all_thresholds(
+    normal_scores: np.ndarray, anomaly_scores: np.ndarray | None, config: AnomalyTrainingConfig
+) -> dict[str, float]:
+    parameters = {
+        "percentile": config.threshold_parameter if config.threshold_rule == "percentile" else 95.0,
+        "mean_k_sigma": config.threshold_parameter if config.threshold_rule == "mean_k_sigma" else 3.0,
+    }
+    has_anomalies = anomaly_scores is not None and len(anomaly_scores) > 0
+    thresholds, refused = {}, {}
+    for rule in available_threshold_rules(has_anomalies):
+        if rule == "f1_optimal":
+            # With nine anomalous digits to one normal, "flag everything" maximises F1:
+            # balance the classes so the cut reflects separation, not prevalence.
+            balanced = np.random.default_rng(config.seed).permutation(anomaly_scores)[: len(normal_scores)]
+            labelled = np.concatenate([normal_scores, balanced])
+            truth = np.concatenate([np.zeros(len(normal_scores), bool), np.ones(len(balanced), bool)])
+            try:
+                thresholds[rule] = fit_threshold(rule, normal_scores, None, labelled, truth)
+            except ValueError as error:
+                refused[rule] = str(error)
+        else:
+            thresholds[rule] = fit_threshold(rule, normal_scores, parameters.get(rule))
+    if config.threshold_rule not in thresholds:
+        raise ValueError(
+            refused.get(config.threshold_rule)
+            or "The F1-optimal threshold needs labelled anomalies: choose some digits as normal, "
+            "or another threshold rule."
+        )
+    return thresholds
+
+
+def train(
+    data: MnistData,
+    config: AnomalyTrainingConfig,
+    report: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+) -> AnomalyModel:
+    """Train on the normal digits only; fit the score and every threshold rule on the
+    held-out normal (and, if any, labelled anomalous) validation images."""
+    from training.keras_setup import progress_callback
+
+    keras = import_keras()
+    cancel = cancel or CancelToken()
+    seed_everything(config.seed)
+    train_indices, validation_indices, anomaly_indices = _normal_split(data.y_train, config)
+    train_x = scale_pixels(data.x_train[train_indices])
+    validation_x = scale_pixels(data.x_train[validation_indices])
+    autoencoder = build_autoencoder(config.architecture, config.latent_dim)
+    steps = config.epochs * int(np.ceil(len(train_x) / config.batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
+    loss = "binary_crossentropy" if config.architecture == "seed" else "mse"
+    autoencoder.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+    started = time.perf_counter()
+    history = autoencoder.fit(
+        train_x,
+        train_x,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        validation_data=(validation_x, validation_x),
+        verbose=0,
+        callbacks=[progress_callback(report, cancel, config.epochs)],
+    )
+    if cancel.cancelled:
+        raise TrainingCancelled()
+    report(Progress("scoring", 0, 1, "fitting the score and thresholds on validation images"))
+    statistics = fit_score_statistics(autoencoder, data.x_train[train_indices])
+    normal_scores = score_images(
+        autoencoder, statistics, data.x_train[validation_indices], config.score
+    ).scores
+    anomaly_scores = (
+        score_images(autoencoder, statistics, data.x_train[anomaly_indices], config.score).scores
+        if len(anomaly_indices)
+        else None
+    )
+    return AnomalyModel(
+        autoencoder=autoencoder,
+        config=config,
+        statistics=statistics,
+        thresholds=fit_all_thresholds(normal_scores, anomaly_scores, config),
+        validation_scores=normal_scores,
+        history={key: [float(v) for v in values] for key, values in history.history.items()},
+        training_seconds=time.perf_counter() - started,
+    )
+
+
+def evaluate(model: AnomalyModel, data: MnistData) -> dict:
+    """On all 10,000 test images: normal = the model's normal digits, anomaly = the rest.
+
+    With every digit normal there is nothing to rank: the figure is the share of test
+    digits flagged (the false-alarm rate at the saved threshold)."""
+    scored = model.score(data.x_test)
+    is_anomaly = ~np.isin(data.y_test, model.config.normal_digits)
+    figures = {"test_flagged_fraction": float((scored.scores > model.threshold).mean())}
+    if is_anomaly.any():
+        figures.update(ranking_metrics(scored.scores, is_anomaly))
+        figures["at_threshold"] = verdict_metrics(scored.scores, is_anomaly, model.threshold)
+    return figures
+
+
+def with_threshold_rule(model: AnomalyModel, rule: str) -> AnomalyModel:
+    """The same model judged by another of its saved threshold rules."""
+    if rule not in model.thresholds:
+        raise ValueError(f"This model has no '{rule}' threshold; it has {sorted(model.thresholds)}.")
+    model.config = replace(model.config, threshold_rule=rule)
+    return model
+
+
+# Saving, loading, predicting ----------------------------------------------------------------
+ALL_DIGITS_MODEL = "anomaly-all-digits"
+
+
+def model_name(normal_digits: tuple[int, ...]) -> str:
+    if tuple(sorted(normal_digits)) == tuple(range(10)):
+        return ALL_DIGITS_MODEL
+    return "anomaly-digits-" + "".join(str(digit) for digit in sorted(normal_digits))
+
+
+def manifest_record(model: AnomalyModel, evaluation: dict, data: MnistData) -> dict:
+    from datetime import UTC, datetime
+
+    from training.digits import weights_fingerprint
+    from training.keras_setup import library_versions
+
+    return {
+        "tool": "anomaly",
+        "description": f"Convolutional autoencoder ({model.config.architecture}, latent {model.config.latent_dim}); "
+        f"normal digits {''.join(map(str, model.config.normal_digits))}",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": model.config.seed,
+        "data": {"dataset": "MNIST", "file": data.source.name, "fingerprint": data.fingerprint},
+        "hyper_parameters": asdict(model.config),
+        "parameters": int(model.autoencoder.count_params()),
+        "weights_fingerprint": weights_fingerprint(model.autoencoder),
+        "library_versions": library_versions(),
+        "training_seconds": round(model.training_seconds, 1),
+        "score": model.config.score,
+        "score_statistics": model.statistics.to_json(),
+        "threshold_rule": model.config.threshold_rule,
+        "thresholds": model.thresholds,
+        # For the tab's histogram: a seeded sample keeps the manifest small.
+        "validation_scores": [
+            round(float(value), 4)
+            for value in np.random.default_rng(0).permutation(model.validation_scores)[:2000]
+        ],
+        "metrics": evaluation,
+    }
+
+
+def train_and_save(data, config, registry, bundle=False, report=ignore_progress, cancel=None):
+    """Train, evaluate, save and register (user models by default; `bundle` for models/)."""
+    import tempfile
+    from pathlib import Path
+
+    from training.digits import save_model
+    from training.registry import record_bundled_model
+
+    model = train(data, config, report, cancel)
+    evaluation = evaluate(model, data)
+    record = manifest_record(model, evaluation, data)
+    name = model_name(config.normal_digits)
+    if bundle:
+        path = Path(registry.bundled_dir) / f"{name}.keras"
+        save_model(model.autoencoder, path)
+        record_bundled_model(registry.bundled_dir, name, path, record)
+        return registry.bundled_entry(name), evaluation
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / f"{name}.keras"
+        save_model(model.autoencoder, path)
+        return registry.install(name, path, record), evaluation
+
+
+@dataclass
+class AnomalyPrediction:
+    path: str
+    status: str  # "ok" | "error"
+    message: str = ""
+    score: float | None = None
+    threshold: float | None = None
+    anomaly: bool | None = None
+    model_input: np.ndarray | None = None
+    reconstruction: np.ndarray | None = None
+    error_map: np.ndarray | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "score": self.score,
+            "threshold": self.threshold,
+            "anomaly": self.anomaly,
+            "status": self.status,
+            "message": self.message,
+        }
+
+
+def whole_image_input(gray: np.ndarray) -> np.ndarray:
+    """When no digit-like ink can be isolated, the whole image, light-on-dark, 28×28."""
+    from PIL import Image
+
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 0.5:
+        gray = 1.0 - gray
+    small = Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8)).resize((IMAGE_SIZE, IMAGE_SIZE))
+    return np.asarray(small, dtype=np.uint8)
+
+
+class AnomalyPredictor:
+    def __init__(self, autoencoder, entry):
+        self.autoencoder = autoencoder
+        self.entry = entry
+        self.statistics = ScoreStatistics.from_json(entry.record["score_statistics"])
+        self.score_name = entry.record["score"]
+        self.thresholds = dict(entry.record["thresholds"])
+        self.threshold_rule = entry.record["threshold_rule"]
+
+    @classmethod
+    def load(cls, name: str = ALL_DIGITS_MODEL, registry=None) -> AnomalyPredictor:
+        from training.registry import ModelRegistry
+
+        registry = registry or ModelRegistry()
+        path, entry = registry.verified_path(name)
+        autoencoder = import_keras().saving.load_model(path, safe_mode=True, compile=False)
+        predictor = cls(autoencoder, entry)
+        predictor.score_pixels(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.uint8))  # warm up
+        return predictor
+
+    @property
+    def threshold(self) -> float:
+        return self.thresholds[self.threshold_rule]
+
+    def score_pixels(self, pixels: np.ndarray) -> ScoredImages:
+        return score_images(self.autoencoder, self.statistics, pixels, self.score_name)
+
+    def predict_file(self, path) -> AnomalyPrediction:
+        """Read any image with the Digits tool's preprocessing and score it."""
+        from training import images
+        from training.digits import DECODE_SIDE, prepare_digit
+        from training.errors import WorkbenchError
+
+        try:
+            gray = images.to_grayscale(images.open_image(path, draft_size=(DECODE_SIDE, DECODE_SIDE)))
+        except WorkbenchError as error:
+            return AnomalyPrediction(str(path), "error", str(error))
+        prepared = prepare_digit(gray)
+        pixels = prepared.pixels if prepared.pixels is not None else whole_image_input(gray)
+        scored = self.score_pixels(pixels[None])
+        score = float(scored.scores[0])
+        anomalous = score > self.threshold
+        margin = score - self.threshold
+        message = f"{'anomaly' if anomalous else 'normal'}: score {score:.2f}, {abs(margin):.2f} {'above' if margin > 0 else 'below'} the threshold"
+        if prepared.pixels is None:
+            message += f" ({prepared.rejected_reason} The whole image was scored.)"
+        return AnomalyPrediction(
+            str(path),
+            "ok",
+            message,
+            score,
+            self.threshold,
+            bool(anomalous),
+            pixels,
+            scored.reconstructions[0],
+            scored.error_maps[0],
+        )
