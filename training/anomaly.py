@@ -464,25 +464,17 @@ def manifest_record(model: AnomalyModel, evaluation: dict, data: MnistData) -> d
 
 def train_and_save(data, config, registry, bundle=False, report=ignore_progress, cancel=None):
     """Train, evaluate, save and register (user models by default; `bundle` for models/)."""
-    import tempfile
-    from pathlib import Path
-
     from training.digits import save_model
-    from training.registry import record_bundled_model
+    from training.registry import publish
 
     model = train(data, config, report, cancel)
     evaluation = evaluate(model, data)
     record = manifest_record(model, evaluation, data)
     name = model_name(config.normal_digits)
-    if bundle:
-        path = Path(registry.bundled_dir) / f"{name}.keras"
-        save_model(model.autoencoder, path)
-        record_bundled_model(registry.bundled_dir, name, path, record)
-        return registry.bundled_entry(name), evaluation
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / f"{name}.keras"
-        save_model(model.autoencoder, path)
-        return registry.install(name, path, record), evaluation
+    entry = publish(
+        registry, name, ".keras", lambda path: save_model(model.autoencoder, path), record, bundle
+    )
+    return entry, evaluation
 
 
 @dataclass

@@ -627,10 +627,7 @@ def train_and_save(
 ):
     """Train, evaluate on the test set, save, and register: into the user's models (the
     default, swapped in atomically) or, with `bundle`, into the shipped `models/` folder."""
-    import tempfile
-    from pathlib import Path
-
-    from training.registry import record_bundled_model
+    from training.registry import publish
 
     cancel = cancel or CancelToken()
     result = train(data, config, report, cancel)
@@ -639,13 +636,5 @@ def train_and_save(
     cancel.raise_if_cancelled()
     record = manifest_record(result, evaluation, data)
     name = MODEL_NAMES[config.kind]
-    if bundle:
-        path = Path(registry.bundled_dir) / f"{name}.keras"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_model(result.model, path)
-        record_bundled_model(registry.bundled_dir, name, path, record)
-        return registry.bundled_entry(name), evaluation
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / f"{name}.keras"
-        save_model(result.model, path)
-        return registry.install(name, path, record), evaluation
+    entry = publish(registry, name, ".keras", lambda path: save_model(result.model, path), record, bundle)
+    return entry, evaluation

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,3 +176,25 @@ def record_bundled_model(directory: Path, name: str, model_file: Path, record: d
     manifest["models"] = dict(sorted(manifest["models"].items()))
     write_json_atomically(directory / MANIFEST_NAME, manifest)
     return record
+
+
+def publish(
+    registry: ModelRegistry,
+    name: str,
+    suffix: str,
+    write: Callable[[Path], None],
+    record: dict,
+    bundle: bool = False,
+) -> ModelEntry:
+    """Write a model file with `write(path)` and register it: by default as the user's new
+    version (swapped in atomically); with `bundle`, into the shipped models folder."""
+    if bundle:
+        path = Path(registry.bundled_dir) / f"{name}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+        record_bundled_model(registry.bundled_dir, name, path, record)
+        return registry.bundled_entry(name)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / f"{name}{suffix}"
+        write(path)
+        return registry.install(name, path, record)
