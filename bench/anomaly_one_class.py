@@ -24,7 +24,9 @@ REFERENCE_AUROC = [0.782, 0.997, 0.633, 0.665, 0.717, 0.631, 0.691, 0.851, 0.422
 def main() -> None:
     from training import anomaly, datasets
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--digits", default="0123456789")
     parser.add_argument("--epochs", type=int, default=anomaly.AnomalyTrainingConfig.epochs)
     parser.add_argument("--latent-dim", type=int, default=anomaly.AnomalyTrainingConfig.latent_dim)
@@ -35,7 +37,10 @@ def main() -> None:
     for character in arguments.digits:
         digit = int(character)
         config = anomaly.AnomalyTrainingConfig(
-            normal_digits=(digit,), epochs=arguments.epochs, latent_dim=arguments.latent_dim, seed=arguments.seed
+            normal_digits=(digit,),
+            epochs=arguments.epochs,
+            latent_dim=arguments.latent_dim,
+            seed=arguments.seed,
         )
         started = time.perf_counter()
         model = anomaly.train(data, config)
@@ -48,23 +53,41 @@ def main() -> None:
         }
         for score, values in figures.items():
             per_score[score].append(values)
-        rows.append([
-            digit, f"{figures['combined']['auroc']:.4f}", f"{figures['combined']['aupr']:.4f}",
-            f"{figures['reconstruction']['auroc']:.4f}", f"{figures['latent']['auroc']:.4f}",
-            f"{REFERENCE_AUROC[digit]:.3f}", f"{time.perf_counter() - started:.0f}",
-        ])
+        rows.append(
+            [
+                digit,
+                f"{figures['combined']['auroc']:.4f}",
+                f"{figures['combined']['aupr']:.4f}",
+                f"{figures['reconstruction']['auroc']:.4f}",
+                f"{figures['latent']['auroc']:.4f}",
+                f"{REFERENCE_AUROC[digit]:.3f}",
+                f"{time.perf_counter() - started:.0f}",
+            ]
+        )
         print(*rows[-1], flush=True)
     means = {score: np.mean([values["auroc"] for values in per_score[score]]) for score in per_score}
-    rows.append([
-        "mean", f"{means['combined']:.4f}",
-        f"{np.mean([values['aupr'] for values in per_score['combined']]):.4f}",
-        f"{means['reconstruction']:.4f}", f"{means['latent']:.4f}",
-        f"{np.mean([REFERENCE_AUROC[int(c)] for c in arguments.digits]):.3f}", "",
-    ])
+    rows.append(
+        [
+            "mean",
+            f"{means['combined']:.4f}",
+            f"{np.mean([values['aupr'] for values in per_score['combined']]):.4f}",
+            f"{means['reconstruction']:.4f}",
+            f"{means['latent']:.4f}",
+            f"{np.mean([REFERENCE_AUROC[int(c)] for c in arguments.digits]):.3f}",
+            "",
+        ]
+    )
     table(
         f"One-class MNIST (latent {arguments.latent_dim}, {arguments.epochs} epochs, seed {arguments.seed})",
-        ["digit", "AUROC combined", "AUPR combined", "AUROC recon. only", "AUROC latent only",
-         "AUROC reference AE", "seconds"],
+        [
+            "digit",
+            "AUROC combined",
+            "AUPR combined",
+            "AUROC recon. only",
+            "AUROC latent only",
+            "AUROC reference AE",
+            "seconds",
+        ],
         rows,
     )
 

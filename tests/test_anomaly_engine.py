@@ -97,3 +97,11 @@ def test_predict_anomaly_json_contract(mnist, tmp_path):
     assert zero["threshold"] == pytest.approx(entry.record["thresholds"]["percentile"])
     assert broken["status"] == "error" and broken["score"] is None
     assert blank["status"] == "ok" and "whole image" in blank["message"]
+
+
+def test_bundled_all_digits_model_keeps_false_alarms_at_its_percentile(mnist):
+    predictor = anomaly.AnomalyPredictor.load()
+    assert predictor.entry.origin == "bundled" and predictor.threshold_rule == "percentile"
+    flagged = (predictor.score_pixels(mnist.x_test).scores > predictor.threshold).mean()
+    assert flagged <= 0.05
+    assert flagged == pytest.approx(predictor.entry.metrics["test_flagged_fraction"], abs=1e-4)

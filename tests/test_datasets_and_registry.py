@@ -105,8 +105,8 @@ def test_tampered_file_is_refused(two_dirs):
 
 def test_bundled_manifest_describes_every_model(registry):
     manifest = json.loads((registry.bundled_dir / "manifest.json").read_text())
-    for name in ("digits-cnn", "digits-mlp"):
-        record = manifest["models"][name]
+    assert {"digits-cnn", "digits-mlp", "anomaly-all-digits"} <= set(manifest["models"])
+    for name, record in manifest["models"].items():
         for key in (
             "sha256",
             "seed",
