@@ -143,47 +143,41 @@ def command_predict(arguments) -> int:
         print("No input files.", file=sys.stderr)
         return 2
     if arguments.tool == "anomaly":
-        return predict_anomaly(paths, arguments)
-    return predict_digits(paths, arguments)
+        from training import anomaly
 
+        predictor = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL)
+        header, row = ("score", "threshold", "verdict"), anomaly_row
+    else:
+        from training import digits
 
-def predict_anomaly(paths: list[Path], arguments) -> int:
-    from training import anomaly
-
-    predictor = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL)
+        predictor = digits.DigitsPredictor.load(
+            digits.MODEL_NAMES.get(arguments.model or "cnn", arguments.model)
+        )
+        header, row = ("digit", "confidence", "status"), digits_row
     if not arguments.json:
-        print(f"{'file':<40} {'score':>8} {'threshold':>9}  verdict   message")
+        print(f"{'file':<40} {header[0]:>8} {header[1]:>10}  {header[2]:<9} message")
     for path in paths:
         prediction = predictor.predict_file(path)
         if arguments.json:
             print(json.dumps(prediction.to_json()), flush=True)
         else:
-            verdict = "" if prediction.anomaly is None else ("anomaly" if prediction.anomaly else "normal")
-            score = "" if prediction.score is None else f"{prediction.score:.3f}"
-            threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
-            print(f"{str(path)[-40:]:<40} {score:>8} {threshold:>9}  {verdict:<9} {prediction.message}")
-    return 0
-
-
-def predict_digits(paths: list[Path], arguments) -> int:
-    from training import digits
-
-    name = digits.MODEL_NAMES.get(arguments.model or "cnn", arguments.model)
-    predictor = digits.DigitsPredictor.load(name)
-    if not arguments.json:
-        print(f"{'file':<40} {'digit':>5} {'confidence':>10}  status    message")
-    for path in paths:
-        prediction = predictor.predict_file(path)
-        if arguments.json:
-            print(json.dumps(prediction.to_json()), flush=True)
-        else:
-            confidence = max(prediction.probabilities) if prediction.probabilities else None
+            first, second, third = row(prediction)
             print(
-                f"{str(path)[-40:]:<40} {'' if prediction.label is None else prediction.label:>5} "
-                f"{'' if confidence is None else f'{confidence:.1%}':>10}  "
-                f"{prediction.status:<9} {prediction.message}"
+                f"{str(path)[-40:]:<40} {first:>8} {second:>10}  {third:<9} {prediction.message}", flush=True
             )
     return 0
+
+
+def digits_row(prediction) -> tuple[str, str, str]:
+    confidence = f"{max(prediction.probabilities):.1%}" if prediction.probabilities else ""
+    return ("" if prediction.label is None else str(prediction.label), confidence, prediction.status)
+
+
+def anomaly_row(prediction) -> tuple[str, str, str]:
+    verdict = {None: prediction.status, True: "anomaly", False: "normal"}[prediction.anomaly]
+    score = "" if prediction.score is None else f"{prediction.score:.3f}"
+    threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
+    return (score, threshold, verdict)
 
 
 def command_models(arguments) -> int:
