@@ -10,7 +10,7 @@ one-class MNIST AUROC over plain reconstruction error (see bench/anomaly_one_cla
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -411,14 +411,6 @@ def evaluate(model: AnomalyModel, data: MnistData) -> dict:
         figures.update(ranking_metrics(scored.scores, is_anomaly))
         figures["at_threshold"] = verdict_metrics(scored.scores, is_anomaly, model.threshold)
     return figures
-
-
-def with_threshold_rule(model: AnomalyModel, rule: str) -> AnomalyModel:
-    """The same model judged by another of its saved threshold rules."""
-    if rule not in model.thresholds:
-        raise ValueError(f"This model has no '{rule}' threshold; it has {sorted(model.thresholds)}.")
-    model.config = replace(model.config, threshold_rule=rule)
-    return model
 
 
 # Saving, loading, predicting ----------------------------------------------------------------
