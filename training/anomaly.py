@@ -10,6 +10,7 @@ one-class MNIST AUROC over plain reconstruction error (see bench/anomaly_one_cla
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from training.datasets import MnistData, validation_split
 from training.digits import IMAGE_SIZE, scale_pixels
 from training.errors import TrainingCancelled
-from training.keras_setup import import_keras, seed_everything
+from training.keras_setup import import_keras, run_model, seed_everything
 from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 ARCHITECTURES = ("dense-bottleneck", "seed")
@@ -217,15 +218,23 @@ class ScoredImages:
     error_maps: np.ndarray  # (N, 28, 28) squared error per pixel
 
 
-def _encoder(autoencoder):
-    keras = import_keras()
-    return keras.Model(autoencoder.input, autoencoder.get_layer("latent").output)
+_scoring_models: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _scoring_model(autoencoder):
+    """One pass of the autoencoder that also returns its latent code; built once per
+    autoencoder (building a Keras model costs far more than scoring an image)."""
+    if autoencoder not in _scoring_models:
+        keras = import_keras()
+        _scoring_models[autoencoder] = keras.Model(
+            autoencoder.input, [autoencoder.output, autoencoder.get_layer("latent").output]
+        )
+    return _scoring_models[autoencoder]
 
 
 def _raw_terms(autoencoder, images: np.ndarray, batch_size: int = 500):
     scaled = scale_pixels(images)
-    reconstructions = autoencoder.predict(scaled, batch_size=batch_size, verbose=0)
-    codes = _encoder(autoencoder).predict(scaled, batch_size=batch_size, verbose=0)
+    reconstructions, codes = run_model(_scoring_model(autoencoder), scaled, batch_size)
     error_maps = ((reconstructions - scaled) ** 2)[..., 0]
     return error_maps, reconstructions[..., 0], codes.reshape(len(codes), -1)
 

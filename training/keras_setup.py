@@ -6,6 +6,8 @@ import os
 import threading
 import time
 
+import numpy
+
 from training.progress import CancelToken, Progress, ProgressCallback
 
 _lock = threading.Lock()
@@ -19,6 +21,19 @@ def import_keras():
         import keras
 
         return keras
+
+
+def run_model(model, inputs, batch_size: int = 500):
+    """Outputs of `model` for a batch: the compiled predict step for a few images (about
+    1 ms for one image, against 7 ms for an eager call and more for `predict`), batched
+    `predict` for many."""
+    if len(inputs) <= 32:
+        outputs = model.predict_on_batch(inputs)
+    else:
+        outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
+    if isinstance(outputs, (list, tuple)):
+        return [numpy.asarray(output) for output in outputs]
+    return numpy.asarray(outputs)
 
 
 def seed_everything(seed: int) -> None:
