@@ -58,6 +58,21 @@ def test_predict_json_contract_with_bad_files_among_good(tmp_path, user_digits):
     assert "Traceback" not in completed.stderr
 
 
+def test_predict_digits_with_the_anomaly_gate(tmp_path, user_digits):
+    from tests.test_gui_digits import render_letter
+
+    render_letter(tmp_path / "letter_K.png", "K")
+    inputs = [str(user_digits[0].path), str(tmp_path / "letter_K.png")]
+    completed = run_cli("predict", "digits", *inputs, "--json", "--gate")
+    assert completed.returncode == 0, completed.stderr
+    digit, letter = (json.loads(line) for line in completed.stdout.splitlines())
+    assert set(digit) == {"path", "label", "probabilities", "status", "message", "not_a_digit"}
+    assert digit["not_a_digit"] is False and digit["status"] == "ok"
+    assert (
+        letter["not_a_digit"] is True and letter["status"] == "unsure" and "anomaly gate" in letter["message"]
+    )
+
+
 def test_digits_as_users_bring_them(user_digits):
     """Generated dark-on-light digits unlike MNIST, read through the CLI ('unsure' = wrong)."""
     folder = user_digits[0].path.parent

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,9 +18,9 @@ def digits_tab(app):
     return app.tabs[0]
 
 
-def test_window_shows_title_menu_and_digits_tab(gui):
+def test_window_shows_title_menu_and_tool_tabs(gui):
     assert gui.root.title() == "Fintech ML Workbench"
-    assert [gui.notebook.tab(tab, "text") for tab in gui.notebook.tabs()] == ["Digits"]
+    assert [gui.notebook.tab(tab, "text") for tab in gui.notebook.tabs()] == ["Digits", "Anomaly"]
     labels = [gui.menu.entrycget(i, "label") for i in range(gui.menu.index("end") + 1)]
     assert labels == ["File", "Models", "Help"]
     assert digits_tab(gui).drop_zone.drop_enabled, "tkdnd must be loaded for drag and drop"
@@ -213,3 +215,39 @@ def test_evaluation_without_the_dataset_falls_back_to_stored_figures(gui, tmp_pa
     assert "stored in the manifest" in view.source_text.get()
     assert view.accuracy_text.get().startswith("Test accuracy 99.")
     tab.pages.select(tab.predict_page)
+
+
+def render_letter(path, character: str) -> None:
+    import matplotlib
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf"), 130)
+    image = Image.new("L", (200, 200), 240)
+    ImageDraw.Draw(image).text((100, 100), character, fill=20, font=font, anchor="mm")
+    image.save(path)
+
+
+def test_anomaly_gate_marks_letters_unsure_and_leaves_digits_alone(gui, tmp_path):
+    tab = digits_tab(gui)
+    tab.clear()
+    for character in "MW":
+        render_letter(tmp_path / f"letter_{character}.png", character)
+    dropped = [SAMPLES[3], tmp_path / "letter_M.png", tmp_path / "letter_W.png"]
+    simulate_drop(tab.drop_zone.area, dropped)
+    wait_until(gui.root, lambda: len(tab.results.rows()) == 3, 60, "three answers")
+    assert all(prediction.not_a_digit is None for prediction in tab.predictions.values())
+    tab.gate_checkbox.invoke()
+    assert tab.use_gate.get()
+    wait_until(
+        gui.root,
+        lambda: all(p.not_a_digit is not None for p in tab.predictions.values()),
+        60,
+        "the gate's answers",
+    )
+    statuses = {row[0]: row[3] for row in tab.results.rows()}
+    assert statuses == {"digit_3.png": "ok", "letter_M.png": "unsure", "letter_W.png": "unsure"}
+    tab.results.tree.selection_set(str(tmp_path / "letter_W.png"))
+    gui.root.update()
+    assert "anomaly gate" in tab.shown_answer()["message"]
+    tab.use_gate.set(False)
+    tab.clear()

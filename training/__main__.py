@@ -9,22 +9,6 @@ from pathlib import Path
 
 from training.errors import WorkbenchError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-
-
-def expand_paths(arguments: list[str]) -> list[Path]:
-    """Files as given; folders become the image files directly inside them, sorted."""
-    expanded = []
-    for argument in arguments:
-        path = Path(argument)
-        if path.is_dir():
-            expanded.extend(
-                sorted(child for child in path.iterdir() if child.suffix.lower() in IMAGE_SUFFIXES)
-            )
-        else:
-            expanded.append(path)
-    return expanded
-
 
 def print_progress(progress) -> None:
     if progress.message:
@@ -69,25 +53,37 @@ def command_train_anomaly(arguments) -> int:
 
     data = datasets.load_mnist(arguments.data_dir)
     registry = ModelRegistry(bundled_dir=arguments.models_dir) if arguments.models_dir else ModelRegistry()
-    normal = tuple(int(character) for character in arguments.normal)
-    config = anomaly.AnomalyTrainingConfig(
-        normal_digits=normal,
+    settings = dict(
         epochs=arguments.epochs,
         latent_dim=arguments.latent_dim,
         threshold_rule=arguments.threshold_rule,
         seed=arguments.seed,
         subset=arguments.subset,
-        **(
-            {"threshold_parameter": arguments.threshold_parameter}
-            if arguments.threshold_parameter is not None
-            else {}
-        ),
     )
-    entry, evaluation = anomaly.train_and_save(
-        data, config, registry, bundle=bool(arguments.models_dir), report=print_progress
+    if arguments.threshold_parameter is not None:
+        settings["threshold_parameter"] = arguments.threshold_parameter
+    normal_sets = (
+        [(digit,) for digit in range(10)] if arguments.benchmark else [tuple(map(int, arguments.normal))]
     )
-    figures = ", ".join(f"{key} {value:.4f}" for key, value in evaluation.items() if isinstance(value, float))
-    print(f"{entry.name}: {figures}; saved to {entry.path} ({entry.origin})")
+    rows = []
+    for normal in normal_sets:
+        config = anomaly.AnomalyTrainingConfig(normal_digits=normal, **settings)
+        entry, evaluation = anomaly.train_and_save(
+            data, config, registry, bundle=bool(arguments.models_dir), report=print_progress
+        )
+        figures = ", ".join(
+            f"{key} {value:.4f}" for key, value in evaluation.items() if isinstance(value, float)
+        )
+        print(f"{entry.name}: {figures}; saved to {entry.path} ({entry.origin})", flush=True)
+        rows.append((normal, evaluation))
+    if arguments.benchmark:
+        print("\nOne-class MNIST (train on one digit, score all 10,000 test images)")
+        print(f"{'digit':>5} {'AUROC':>7} {'AUPR':>7}")
+        for (digit,), evaluation in rows:
+            print(f"{digit:>5} {evaluation['auroc']:>7.4f} {evaluation['aupr']:>7.4f}")
+        mean_auroc = sum(evaluation["auroc"] for _, evaluation in rows) / len(rows)
+        mean_aupr = sum(evaluation["aupr"] for _, evaluation in rows) / len(rows)
+        print(f"{'mean':>5} {mean_auroc:>7.4f} {mean_aupr:>7.4f}")
     return 0
 
 
@@ -138,6 +134,8 @@ def command_evaluate(arguments) -> int:
 
 
 def command_predict(arguments) -> int:
+    from training.images import expand_paths
+
     paths = expand_paths(arguments.paths)
     if not paths:
         print("No input files.", file=sys.stderr)
@@ -145,7 +143,7 @@ def command_predict(arguments) -> int:
     if arguments.tool == "anomaly":
         from training import anomaly
 
-        predictor = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL)
+        predict = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL).predict_file
         header, row = ("score", "threshold", "verdict"), anomaly_row
     else:
         from training import digits
@@ -154,10 +152,19 @@ def command_predict(arguments) -> int:
             digits.MODEL_NAMES.get(arguments.model or "cnn", arguments.model)
         )
         header, row = ("digit", "confidence", "status"), digits_row
+        gate = None
+        if arguments.gate:
+            from training import anomaly
+
+            gate = anomaly.AnomalyPredictor.load(anomaly.ALL_DIGITS_MODEL)
+
+        def predict(path):
+            return predictor.predict_file(path, gate=gate)
+
     if not arguments.json:
         print(f"{'file':<40} {header[0]:>8} {header[1]:>10}  {header[2]:<9} message")
     for path in paths:
-        prediction = predictor.predict_file(path)
+        prediction = predict(path)
         if arguments.json:
             print(json.dumps(prediction.to_json()), flush=True)
         else:
@@ -251,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     train_anomaly.add_argument("--subset", type=int)
     train_anomaly.add_argument("--seed", type=int, default=0)
     train_anomaly.add_argument("--models-dir", type=Path, help="write into this bundled-models folder")
+    train_anomaly.add_argument(
+        "--benchmark",
+        action="store_true",
+        help="the one-class MNIST protocol: train one model per digit (ignores --normal), print AUROC/AUPR",
+    )
     train_anomaly.set_defaults(handler=command_train_anomaly)
 
     evaluate = commands.add_parser(
@@ -270,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="digits: cnn (default), mlp or a model name; anomaly: a model name (default anomaly-all-digits)",
     )
     predict.add_argument("--json", action="store_true", help="one JSON object per input line")
+    predict.add_argument(
+        "--gate",
+        action="store_true",
+        help="digits: also ask the all-digits anomaly model; what it flags is answered 'unsure' "
+        'and the JSON gains "not_a_digit"',
+    )
     predict.set_defaults(handler=command_predict)
 
     models = commands.add_parser("models", help="list the models in use and check their sha256")

@@ -318,6 +318,8 @@ DECODE_SIDE = 1024
 # resampling (see tests/test_digit_preprocessing.py, which re-measures it).
 MNIST_STROKE_FRACTION = 0.14
 UNSURE_BELOW = 0.60
+KEPT_INK_SHARE = 0.8
+STRAY_MARKS_LIMIT = 0.04
 
 
 @dataclass
@@ -411,6 +413,13 @@ def prepare_digit(gray: np.ndarray) -> PreparedDigit:
         return PreparedDigit(
             None, "The ink covers most of the image: crop to a single digit.", bool(dark_ink), contrast
         )
+    # A digit on paper leaves the rest of the page clean (≤ 1 % faint marks in 99 % of
+    # bench/user_digits.py); noise, textures and photos leave marks everywhere.
+    stray = (ink > 0.5 * threshold) & ~ndimage.binary_dilation(kept, iterations=3)
+    if kept.sum() < KEPT_INK_SHARE * (components > 0).sum() or stray.mean() > STRAY_MARKS_LIMIT:
+        return PreparedDigit(
+            None, "Marks all over the image, not one digit: crop to a single digit.", bool(dark_ink), contrast
+        )
     rows, columns = np.flatnonzero(kept.any(axis=1)), np.flatnonzero(kept.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
     near_kept = ndimage.binary_dilation(kept, iterations=2)
@@ -466,15 +475,19 @@ class DigitPrediction:
     probabilities: list[float] | None = None
     model_input: np.ndarray | None = None  # the 28×28 image the model saw
     preview: object | None = None  # a downsized RGB PIL copy of the input, when asked for
+    not_a_digit: bool | None = None  # the anomaly gate's opinion, when it was consulted
 
     def to_json(self) -> dict:
-        return {
+        answer = {
             "path": self.path,
             "label": self.label,
             "probabilities": self.probabilities,
             "status": self.status,
             "message": self.message,
         }
+        if self.not_a_digit is not None:
+            answer["not_a_digit"] = self.not_a_digit
+        return answer
 
     def top(self, count: int = 3) -> list[tuple[int, float]]:
         if self.probabilities is None:
@@ -539,15 +552,28 @@ class DigitsPredictor:
     def predict_pixels(self, pixels: np.ndarray) -> np.ndarray:
         return predict_probabilities(self.model, pixels)
 
-    def predict_prepared(self, path: str, prepared: PreparedDigit) -> DigitPrediction:
+    def predict_prepared(self, path: str, prepared: PreparedDigit, gate=None) -> DigitPrediction:
+        """`gate`: an anomaly predictor whose normal class is all digits; a digit it flags is
+        answered "unsure" — a classifier names a digit even for a letter or a logo."""
         if prepared.pixels is None:
-            return DigitPrediction(path, "rejected", prepared.rejected_reason or "Not a digit.")
+            prediction = DigitPrediction(path, "rejected", prepared.rejected_reason or "Not a digit.")
+            prediction.not_a_digit = True if gate is not None else None
+            return prediction
         probabilities = self.predict_pixels(prepared.pixels[None])[0]
         prediction = verdict(path, probabilities, self.unsure_below)
         prediction.model_input = prepared.pixels
+        if gate is not None:
+            score = float(gate.score_pixels(prepared.pixels[None]).scores[0])
+            prediction.not_a_digit = score > gate.threshold
+            if prediction.not_a_digit:
+                prediction.status = "unsure"
+                prediction.message += (
+                    f" The anomaly gate says it does not look like a handwritten digit "
+                    f"(score {score:.2f} > threshold {gate.threshold:.2f})."
+                )
         return prediction
 
-    def predict_file(self, path, preview_side: int | None = None) -> DigitPrediction:
+    def predict_file(self, path, preview_side: int | None = None, gate=None) -> DigitPrediction:
         """Answer for one file; never raises for a bad file (status "error" says why).
 
         With `preview_side`, the answer carries a copy of the image at most that large, so a
@@ -558,7 +584,7 @@ class DigitsPredictor:
             prepared, preview = _read_digit_file(path, preview_side)
         except WorkbenchError as error:
             return DigitPrediction(str(path), "error", str(error))
-        prediction = self.predict_prepared(str(path), prepared)
+        prediction = self.predict_prepared(str(path), prepared, gate)
         prediction.preview = preview
         return prediction
 

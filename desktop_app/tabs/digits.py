@@ -14,7 +14,7 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import digits
+from training import anomaly, digits
 
 MODEL_CHOICES = {"CNN (default)": digits.MODEL_NAMES["cnn"], "Seed MLP": digits.MODEL_NAMES["mlp"]}
 PREVIEW_SIDE = 1024
@@ -47,6 +47,11 @@ class DigitsTab(ToolTab):
         )
         self.model_selector.pack(side="left", padx=4)
         self.model_selector.bind("<<ComboboxSelected>>", lambda _event: self._model_selected())
+        self.use_gate = tk.BooleanVar(value=False)
+        self.gate_checkbox = ttk.Checkbutton(
+            top, text="Flag non-digits (anomaly gate)", variable=self.use_gate, command=self._gate_toggled
+        )
+        self.gate_checkbox.pack(side="left", padx=(8, 0))
         self.model_state = tk.StringVar(value="model not loaded yet")
         ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
 
@@ -103,7 +108,13 @@ class DigitsTab(ToolTab):
         return MODEL_CHOICES[self.model_choice.get()]
 
     def load_predictor(self, name: str):
+        if name == anomaly.ALL_DIGITS_MODEL:
+            return anomaly.AnomalyPredictor.load(name, self.app.registry)
         return digits.DigitsPredictor.load(name, self.app.registry)
+
+    def _gate_toggled(self) -> None:
+        if self.predictions:
+            self.open_paths([Path(path) for path in self.predictions])
 
     def start_loading(self) -> None:
         """Warm the default model in the background once the window is up."""
@@ -139,20 +150,28 @@ class DigitsTab(ToolTab):
         self.message_text.set(f"Reading {len(paths)} image(s)…")
         name = self.selected_model_name()
 
-        def classify(job, predictor):
+        def classify(job, predictor, gate):
             for path in paths:
                 if job.cancelled:
                     break
-                job.post(predictor.predict_file(path, preview_side=PREVIEW_SIDE))
+                job.post(predictor.predict_file(path, preview_side=PREVIEW_SIDE, gate=gate))
 
-        def start(predictor) -> None:
+        def start(predictor, gate=None) -> None:
             self.submit(
                 f"classify {len(paths)} image(s)",
-                lambda job: classify(job, predictor),
+                lambda job: classify(job, predictor, gate),
                 on_partial=self._add_prediction,
             )
 
-        self.with_predictor(name, start)
+        if self.use_gate.get():
+            self.with_predictor(
+                name,
+                lambda predictor: self.with_predictor(
+                    anomaly.ALL_DIGITS_MODEL, lambda gate: start(predictor, gate)
+                ),
+            )
+        else:
+            self.with_predictor(name, start)
 
     def _add_prediction(self, prediction: digits.DigitPrediction) -> None:
         key = prediction.path
