@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from training import anomaly
-from training.errors import TrainingCancelled
+from training.errors import DatasetInvalidError, TrainingCancelled
 from training.progress import CancelToken
 from training.registry import ModelRegistry
 
@@ -72,7 +72,8 @@ def test_cancel_stops_anomaly_training(mnist):
 
 def test_predict_anomaly_json_contract(mnist, tmp_path):
     registry = ModelRegistry()
-    config = anomaly.AnomalyTrainingConfig(normal_digits=(0,), epochs=2, subset=2000)
+    # Two normal digits: a name no bundled model has, so later tests still see the bundled ones.
+    config = anomaly.AnomalyTrainingConfig(normal_digits=(0, 6), epochs=2, subset=2000)
     entry, _ = anomaly.train_and_save(mnist, config, registry)
     assert entry.origin == "user" and registry.verified_path(entry.name)
     Image.fromarray(mnist.x_test[mnist.y_test == 0][0]).save(tmp_path / "zero.png")
@@ -96,7 +97,38 @@ def test_predict_anomaly_json_contract(mnist, tmp_path):
     assert zero["status"] == "ok" and isinstance(zero["score"], float) and isinstance(zero["anomaly"], bool)
     assert zero["threshold"] == pytest.approx(entry.record["thresholds"]["percentile"])
     assert broken["status"] == "error" and broken["score"] is None
-    assert blank["status"] == "ok" and "whole image" in blank["message"]
+    # Nothing digit-shaped in it: an anomaly whatever the whole image scores.
+    assert blank["status"] == "rejected" and blank["anomaly"] is True and "whole image" in blank["message"]
+    assert isinstance(blank["score"], float)
+
+
+def test_image_arrays_load_in_every_mnist_layout(mnist, tmp_path):
+    flat = tmp_path / "flat.npz"
+    np.savez(flat, x=mnist.x_test[:50].reshape(50, 784) / 255.0, y=mnist.y_test[:50])
+    pixels, labels = anomaly.load_image_array(flat)
+    assert pixels.dtype == np.uint8 and pixels.shape == (50, 28, 28)
+    assert np.abs(pixels.astype(int) - mnist.x_test[:50]).max() <= 1
+    assert (labels == mnist.y_test[:50]).all()
+    odd_labels = tmp_path / "odd_labels.npz"
+    np.savez(odd_labels, images=mnist.x_test[:5], labels=np.array(["a", "b", "c", "d", "e"]))
+    assert anomaly.load_image_array(odd_labels)[1] is None
+    for name, content in [("nan.npz", {"x": np.full((3, 28, 28), np.nan)}), ("none.npz", {"w": np.ones(3)})]:
+        np.savez(tmp_path / name, **content)
+        with pytest.raises(DatasetInvalidError):
+            anomaly.load_image_array(tmp_path / name)
+
+
+def test_batch_scoring_reports_progress_and_stops_when_cancelled(mnist):
+    predictor = anomaly.AnomalyPredictor.load()
+    reports = []
+    scored = predictor.score_batch(mnist.x_test[:1200], reports.append, chunk=500)
+    assert [report.done for report in reports] == [500, 1000, 1200]
+    single = predictor.score_pixels(mnist.x_test[1100:1101]).scores[0]
+    assert scored.scores[1100] == pytest.approx(single, rel=1e-4, abs=1e-4)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(TrainingCancelled):
+        predictor.score_batch(mnist.x_test[:1200], cancel=token)
 
 
 def test_bundled_all_digits_model_keeps_false_alarms_at_its_percentile(mnist):

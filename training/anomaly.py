@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 import weakref
+import zipfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -216,6 +218,12 @@ class ScoredImages:
     latent_distance: np.ndarray
     reconstructions: np.ndarray  # (N, 28, 28) in [0, 1]
     error_maps: np.ndarray  # (N, 28, 28) squared error per pixel
+
+    @classmethod
+    def concatenate(cls, parts: list[ScoredImages]) -> ScoredImages:
+        return cls(
+            *(np.concatenate([getattr(part, name) for part in parts]) for name in cls.__dataclass_fields__)
+        )
 
 
 _scoring_models: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -481,7 +489,7 @@ def train_and_save(data, config, registry, bundle=False, report=ignore_progress,
 @dataclass
 class AnomalyPrediction:
     path: str
-    status: str  # "ok" | "error"
+    status: str  # "ok" | "rejected" (not digit-shaped: always an anomaly) | "error"
     message: str = ""
     score: float | None = None
     threshold: float | None = None
@@ -512,6 +520,44 @@ def whole_image_input(gray: np.ndarray) -> np.ndarray:
     return np.asarray(small, dtype=np.uint8)
 
 
+ARRAY_IMAGE_KEYS = ("x_test", "x", "images", "x_train")
+ARRAY_LABEL_KEYS = ("y_test", "y", "labels", "y_train")
+
+
+def load_image_array(path) -> tuple[np.ndarray, np.ndarray | None]:
+    """MNIST-format images from a .npz: (N, 28, 28) or (N, 784), 0-255 or 0-1, light ink on
+    black; digit labels when the file has them (`y_test`, `y` or `labels`)."""
+    from training.errors import DatasetInvalidError
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            image_key = next((key for key in ARRAY_IMAGE_KEYS if key in archive.files), None)
+            if image_key is None:
+                raise DatasetInvalidError(
+                    f"{Path(path).name}: no image array; expected one named {', '.join(ARRAY_IMAGE_KEYS)} "
+                    f"(found {', '.join(archive.files) or 'nothing'})."
+                )
+            pixels = archive[image_key]
+            label_key = ARRAY_LABEL_KEYS[ARRAY_IMAGE_KEYS.index(image_key)]
+            labels = archive[label_key] if label_key in archive.files else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DatasetInvalidError(f"{Path(path).name} is not a readable .npz archive ({error}).") from None
+    if pixels.ndim == 2 and pixels.shape[1] == IMAGE_SIZE * IMAGE_SIZE:
+        pixels = pixels.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    if pixels.ndim != 3 or pixels.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(pixels) == 0:
+        raise DatasetInvalidError(
+            f"{Path(path).name}: '{image_key}' has shape {pixels.shape}; expected (N, 28, 28) or (N, 784)."
+        )
+    if not np.issubdtype(pixels.dtype, np.number) or not np.isfinite(pixels).all():
+        raise DatasetInvalidError(f"{Path(path).name}: '{image_key}' must hold finite numbers.")
+    if pixels.max() <= 1.0:
+        pixels = pixels * 255.0
+    pixels = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    if labels is not None and (labels.shape != (len(pixels),) or not np.isin(labels, np.arange(10)).all()):
+        labels = None  # labels that are not one digit per image are ignored, not guessed at
+    return pixels, labels
+
+
 class AnomalyPredictor:
     def __init__(self, autoencoder, entry):
         self.autoencoder = autoencoder
@@ -536,8 +582,25 @@ class AnomalyPredictor:
     def threshold(self) -> float:
         return self.thresholds[self.threshold_rule]
 
+    @property
+    def normal_digits(self) -> tuple[int, ...]:
+        return tuple(self.entry.record["hyper_parameters"]["normal_digits"])
+
     def score_pixels(self, pixels: np.ndarray) -> ScoredImages:
         return score_images(self.autoencoder, self.statistics, pixels, self.score_name)
+
+    def score_batch(
+        self, pixels: np.ndarray, report: ProgressCallback = ignore_progress, cancel=None, chunk: int = 500
+    ) -> ScoredImages:
+        """`score_pixels` in chunks, reporting progress; raises TrainingCancelled when cancelled."""
+        parts = []
+        for start in range(0, len(pixels), chunk):
+            if cancel is not None and cancel.cancelled:
+                raise TrainingCancelled("Scoring cancelled.")
+            parts.append(self.score_pixels(pixels[start : start + chunk]))
+            done = min(start + chunk, len(pixels))
+            report(Progress("scoring", done, len(pixels), f"{done:,}/{len(pixels):,} images"))
+        return ScoredImages.concatenate(parts)
 
     def predict_file(self, path) -> AnomalyPrediction:
         """Read any image with the Digits tool's preprocessing and score it."""
@@ -553,14 +616,19 @@ class AnomalyPredictor:
         pixels = prepared.pixels if prepared.pixels is not None else whole_image_input(gray)
         scored = self.score_pixels(pixels[None])
         score = float(scored.scores[0])
-        anomalous = score > self.threshold
         margin = score - self.threshold
-        message = f"{'anomaly' if anomalous else 'normal'}: score {score:.2f}, {abs(margin):.2f} {'above' if margin > 0 else 'below'} the threshold"
         if prepared.pixels is None:
-            message += f" ({prepared.rejected_reason} The whole image was scored.)"
+            # Nothing digit-shaped could be isolated, so whatever the whole image scores, it is
+            # not a normal digit; the score is still given for the histogram.
+            status, anomalous = "rejected", True
+            message = f"anomaly: {prepared.rejected_reason} (whole image scores {score:.2f})"
+        else:
+            status, anomalous = "ok", margin > 0
+            side = "above" if margin > 0 else "below"
+            message = f"{'anomaly' if anomalous else 'normal'}: score {score:.2f}, {abs(margin):.2f} {side} the threshold"
         return AnomalyPrediction(
             str(path),
-            "ok",
+            status,
             message,
             score,
             self.threshold,

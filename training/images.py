@@ -107,3 +107,21 @@ def to_rgb(image: Image.Image) -> Image.Image:
         gray = (to_grayscale(image) * 255).round().astype(np.uint8)
         return Image.fromarray(gray).convert("RGB")
     return image.convert("RGB")
+
+
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+)
+
+
+def expand_paths(paths, suffixes=IMAGE_SUFFIXES) -> list[Path]:
+    """Files as given; folders become the files directly inside them with one of `suffixes`,
+    sorted."""
+    expanded = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            expanded.extend(sorted(child for child in path.iterdir() if child.suffix.lower() in suffixes))
+        else:
+            expanded.append(path)
+    return expanded
