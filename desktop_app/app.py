@@ -44,6 +44,7 @@ def configure_logging() -> None:
 
 class WorkbenchApp:
     def __init__(self, root: tk.Tk, registry: ModelRegistry | None = None, data_dir=None):
+        from desktop_app.tabs.anomaly import AnomalyTab
         from desktop_app.tabs.digits import DigitsTab
 
         self.root = root
@@ -65,7 +66,7 @@ class WorkbenchApp:
         status_bar.pack(side="bottom", fill="x")
         self.notebook = ttk.Notebook(root)
         self.notebook.pack(fill="both", expand=True)
-        self.tabs = [DigitsTab(self.notebook, self)]
+        self.tabs = [DigitsTab(self.notebook, self), AnomalyTab(self.notebook, self)]
         for tab in self.tabs:
             self.notebook.add(tab, text=tab.title)
         self.menu = self._build_menu()

@@ -16,6 +16,7 @@ class ToolTab(ttk.Frame):
     title = "Tool"
     filetypes: Sequence[tuple[str, str]] = (("All files", "*"),)
     retrain_fields: Sequence[Field] = ()
+    retrain_chart_keys: Sequence[str] = ("accuracy", "val_accuracy")
 
     def __init__(self, parent, app):
         super().__init__(parent, padding=6)
@@ -46,6 +47,9 @@ class ToolTab(ttk.Frame):
     def on_model_ready(self, name: str, replaced: bool) -> None:
         """Called on the Tk thread when the model in use under `name` was loaded, or
         `replaced` by a retrained or reverted one."""
+
+    def on_retrained(self, entry) -> None:
+        """Called on the Tk thread when retraining registered `entry`, before it is loaded."""
 
     # Shared behaviour --------------------------------------------------------------------------
     def submit(self, name: str, work, **handlers):
@@ -122,7 +126,11 @@ class ToolTab(ttk.Frame):
             return self.retrain_dialog
         self.app.notebook.select(self)
         self.retrain_dialog = RetrainDialog(
-            self.app.root, f"Retrain {self.title}", self.retrain_fields, self._start_training
+            self.app.root,
+            f"Retrain {self.title}",
+            self.retrain_fields,
+            self._start_training,
+            self.retrain_chart_keys,
         )
         return self.retrain_dialog
 
@@ -134,6 +142,7 @@ class ToolTab(ttk.Frame):
 
         def succeeded(entry) -> None:
             dialog.on_finished(f"Done: {entry.name} saved to {entry.path} and now in use.")
+            self.on_retrained(entry)
             self.reload_model(entry.name)
 
         def cancelled() -> None:

@@ -35,13 +35,19 @@ def _format_duration(seconds: float | None) -> str:
 
 class RetrainDialog(tk.Toplevel):
     def __init__(
-        self, parent, title: str, fields: Sequence[Field], start: Callable[[dict, RetrainDialog], object]
+        self,
+        parent,
+        title: str,
+        fields: Sequence[Field],
+        start: Callable[[dict, RetrainDialog], object],
+        chart_keys: Sequence[str] = ("accuracy", "val_accuracy"),
     ):
         super().__init__(parent)
         self.title(title)
         self.transient(parent)
         self.fields = list(fields)
         self.start_callback = start
+        self.chart_keys = tuple(chart_keys)
         self.job = None
         self.variables: dict[str, tk.Variable] = {}
         self.epoch_metrics: list[dict[str, float]] = []
@@ -52,6 +58,9 @@ class RetrainDialog(tk.Toplevel):
             if isinstance(field.default, bool):
                 variable = tk.BooleanVar(value=field.default)
                 widget = ttk.Checkbutton(form, variable=variable)
+            elif isinstance(field.default, str) and not field.choices:
+                variable = tk.StringVar(value=field.default)
+                widget = ttk.Entry(form, textvariable=variable, width=18)
             elif field.choices:
                 variable = tk.StringVar(value=str(field.default))
                 widget = ttk.Combobox(
@@ -86,8 +95,8 @@ class RetrainDialog(tk.Toplevel):
         values = {}
         for field in self.fields:
             raw = self.variables[field.key].get()
-            if isinstance(field.default, bool) or field.choices:
-                values[field.key] = raw
+            if isinstance(field.default, bool | str) or field.choices:
+                values[field.key] = raw.strip() if isinstance(raw, str) else raw
                 continue
             text = str(raw).strip()
             if text == "" and field.optional:
@@ -144,10 +153,10 @@ class RetrainDialog(tk.Toplevel):
         figure = self.chart.clear()
         axes = figure.add_subplot()
         epochs = range(1, len(self.epoch_metrics) + 1)
-        for key in ("accuracy", "val_accuracy"):
+        for key in self.chart_keys:
             axes.plot(epochs, [m.get(key, float("nan")) for m in self.epoch_metrics], marker="o", label=key)
         axes.set_xlabel("epoch")
-        axes.legend(loc="lower right")
+        axes.legend(loc="best")
         self.chart.redraw()
 
     def destroy(self) -> None:

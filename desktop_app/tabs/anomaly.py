@@ -1,0 +1,619 @@
+"""The Anomaly tab: score images against an autoencoder's idea of "normal", see why, and move
+the threshold to see what it changes."""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from dataclasses import dataclass
+from pathlib import Path
+from tkinter import ttk
+
+import numpy as np
+from PIL import Image
+
+from desktop_app.tabs.base import ToolTab
+from desktop_app.widgets.drop_zone import DropZone
+from desktop_app.widgets.image_view import ImageView
+from desktop_app.widgets.results_table import ResultsTable
+from desktop_app.widgets.retrain_dialog import Field
+from training import anomaly, images
+from training.progress import Progress
+
+ARRAY_SUFFIXES = frozenset({".npz"})
+IMAGE_TYPES = " ".join(f"*{suffix}" for suffix in sorted(images.IMAGE_SUFFIXES | ARRAY_SUFFIXES))
+RULE_LABELS = {
+    "percentile": "percentile of validation scores",
+    "mean_k_sigma": "mean + k·σ",
+    "max": "max of validation scores",
+    "f1_optimal": "F1-optimal (labelled validation)",
+}
+GRID_COLUMNS, GRID_ROWS = 8, 3
+HISTOGRAM_REDRAW_SECONDS = 0.5
+
+
+def model_label(name: str) -> str:
+    if name == anomaly.ALL_DIGITS_MODEL:
+        return "All digits normal"
+    digits = name.removeprefix("anomaly-digits-")
+    return f"Only {digits} normal" if len(digits) == 1 else f"Digits {', '.join(digits)} normal"
+
+
+@dataclass
+class ScoredArray:
+    """A batch of MNIST-format images (a .npz or the MNIST test set), scored once."""
+
+    source: str
+    pixels: np.ndarray
+    labels: np.ndarray | None  # digit labels, when the batch has them
+    scored: anomaly.ScoredImages
+    is_anomaly: np.ndarray | None  # labels outside the model's normal digits
+
+
+class AnomalyTab(ToolTab):
+    title = "Anomaly"
+    filetypes = (("Images or MNIST arrays", IMAGE_TYPES), ("All files", "*"))
+    retrain_fields = (
+        Field("normal", "Normal digits (e.g. 0123456789 or 3)", "0123456789"),
+        Field("epochs", "Epochs", 3, minimum=1, maximum=200),
+        Field("latent_dim", "Bottleneck size", 16, minimum=2, maximum=256),
+        Field("threshold_rule", "Threshold rule", "percentile", choices=anomaly.THRESHOLD_RULES),
+        Field(
+            "subset", "Normal training images (blank = all)", 6000, minimum=100, maximum=60000, optional=True
+        ),
+    )
+    retrain_chart_keys = ("loss", "val_loss")
+
+    def __init__(self, parent, app):
+        super().__init__(parent, app)
+        self.file_predictions: dict[str, anomaly.AnomalyPrediction] = {}
+        self.batch: ScoredArray | None = None
+        self.threshold: float | None = None
+        self.batch_jobs = []
+        self._last_histogram_draw = 0.0
+
+        top = ttk.Frame(self)
+        top.pack(fill="x")
+        ttk.Label(top, text="Model:").pack(side="left")
+        self.model_choice = tk.StringVar(value=model_label(anomaly.ALL_DIGITS_MODEL))
+        self.model_selector = ttk.Combobox(top, textvariable=self.model_choice, state="readonly", width=20)
+        self.model_selector.pack(side="left", padx=4)
+        self.model_selector.bind("<<ComboboxSelected>>", lambda _event: self._model_selected())
+        ttk.Label(top, text="Threshold rule:").pack(side="left", padx=(10, 0))
+        self.rule_choice = tk.StringVar()
+        self.rule_selector = ttk.Combobox(top, textvariable=self.rule_choice, state="readonly", width=30)
+        self.rule_selector.pack(side="left", padx=4)
+        self.rule_selector.bind("<<ComboboxSelected>>", lambda _event: self._rule_selected())
+        self.threshold_text = tk.StringVar(value="threshold –")
+        ttk.Label(top, textvariable=self.threshold_text).pack(side="left", padx=8)
+        self.test_set_button = ttk.Button(top, text="Score the MNIST test set", command=self.score_test_set)
+        self.test_set_button.pack(side="right")
+        self.model_state = tk.StringVar(value="model not loaded yet")
+        ttk.Label(self, textvariable=self.model_state, foreground="#555555").pack(anchor="w", pady=(2, 0))
+        self._refresh_model_choices()
+
+        body = ttk.Frame(self)
+        body.pack(fill="both", expand=True, pady=(6, 0))
+        left = ttk.Frame(body)
+        left.pack(side="left", fill="both")
+        self.drop_zone = DropZone(
+            left,
+            self.open_paths,
+            "Drop images, folders or a .npz of\nMNIST-format arrays here",
+            self.filetypes,
+        )
+        self.drop_zone.pack(fill="x")
+        progress_row = ttk.Frame(left)
+        progress_row.pack(fill="x", pady=(4, 0))
+        self.progress_bar = ttk.Progressbar(progress_row, maximum=1.0)
+        self.progress_bar.pack(side="left", fill="x", expand=True)
+        self.cancel_button = ttk.Button(progress_row, text="Cancel", command=self.cancel_batch)
+        self.cancel_button.pack(side="left", padx=(4, 0))
+        self.cancel_button.state(["disabled"])
+        self.results = ResultsTable(
+            left,
+            [
+                ("file", "File", 150),
+                ("score", "Score", 60),
+                ("margin", "vs threshold", 80),
+                ("verdict", "Verdict", 84),
+            ],
+            height=16,
+        )
+        self.results.pack(fill="both", expand=True, pady=(4, 0))
+        self.results.tree.tag_configure("anomaly", foreground="#b03a2e")
+        self.results.tree.bind("<<TreeviewSelect>>", lambda _event: self._show_selected())
+        ttk.Button(left, text="Clear", command=self.clear).pack(anchor="e", pady=(4, 0))
+
+        self.pages = ttk.Notebook(body)
+        self.pages.pack(side="left", fill="both", expand=True, padx=(10, 0))
+        self.image_page = ttk.Frame(self.pages, padding=6)
+        self.histogram_page = ttk.Frame(self.pages, padding=6)
+        self.grid_page = ttk.Frame(self.pages, padding=6)
+        self.pages.add(self.image_page, text="Image")
+        self.pages.add(self.histogram_page, text="Scores & threshold")
+        self.pages.add(self.grid_page, text="Most anomalous")
+        self._build_image_page()
+        self.histogram = None
+        self.grid_plot = None
+        self.pages.bind("<<NotebookTabChanged>>", lambda _event: self._page_changed())
+
+    def _build_image_page(self) -> None:
+        views = ttk.Frame(self.image_page)
+        views.pack()
+        self.original_view = ImageView(views, 180, 180, pixelated=True, caption="what the model sees")
+        self.reconstruction_view = ImageView(views, 180, 180, pixelated=True, caption="reconstruction")
+        self.error_view = ImageView(views, 180, 180, pixelated=True, caption="error (bright = worse)")
+        for column, view in enumerate((self.original_view, self.reconstruction_view, self.error_view)):
+            view.grid(row=0, column=column, padx=3)
+        self.verdict_text = tk.StringVar(value="–")
+        self.verdict_label = ttk.Label(
+            self.image_page, textvariable=self.verdict_text, font=("TkDefaultFont", 28, "bold")
+        )
+        self.verdict_label.pack(pady=(10, 0))
+        self.message_text = tk.StringVar(value="Drop images to score them.")
+        ttk.Label(self.image_page, textvariable=self.message_text, wraplength=540).pack(fill="x", pady=(6, 0))
+
+    def _page_changed(self) -> None:
+        page = self.pages.select()
+        if page == str(self.histogram_page) and self.histogram is None:
+            from desktop_app.widgets.threshold_histogram import ThresholdHistogram
+
+            self.counts_text = tk.StringVar()
+            ttk.Label(self.histogram_page, textvariable=self.counts_text, justify="left").pack(
+                side="bottom", fill="x", pady=(6, 0)
+            )
+            self.histogram = ThresholdHistogram(self.histogram_page, self._threshold_moved, height_inches=3.6)
+            self.histogram.pack(fill="both", expand=True)
+            self.draw_histogram()
+        elif page == str(self.grid_page) and self.grid_plot is None:
+            from desktop_app.widgets.plot_panel import PlotPanel
+
+            self.grid_plot = PlotPanel(self.grid_page, 5.4, 4.2, toolbar=False)
+            self.grid_plot.pack(fill="both", expand=True)
+            self.draw_grid()
+
+    def show_page(self, page: ttk.Frame) -> None:
+        self.app.notebook.select(self)
+        self.pages.select(page)
+        self.update_idletasks()
+        self._page_changed()
+
+    # Models and thresholds -----------------------------------------------------------------
+    def model_names(self) -> list[str]:
+        names = [name for name in self.app.registry.names() if name.startswith("anomaly-")]
+        return sorted(names, key=lambda name: (name != anomaly.ALL_DIGITS_MODEL, len(name), name))
+
+    def _refresh_model_choices(self) -> None:
+        self.labels_to_names = {model_label(name): name for name in self.model_names()}
+        self.model_selector.configure(values=list(self.labels_to_names))
+
+    def selected_model_name(self) -> str:
+        return self.labels_to_names.get(self.model_choice.get(), anomaly.ALL_DIGITS_MODEL)
+
+    def load_predictor(self, name: str):
+        return anomaly.AnomalyPredictor.load(name, self.app.registry)
+
+    def start_loading(self) -> None:
+        self.with_predictor(self.selected_model_name(), lambda _predictor: None)
+
+    @property
+    def predictor(self) -> anomaly.AnomalyPredictor | None:
+        return self.predictors.get(self.selected_model_name())
+
+    def on_model_ready(self, name: str, replaced: bool) -> None:
+        self._refresh_model_choices()
+        if name != self.selected_model_name():
+            return
+        predictor = self.predictors[name]
+        flagged = predictor.entry.metrics.get("test_flagged_fraction")
+        auroc = predictor.entry.metrics.get("auroc")
+        figures = f", flags {flagged:.1%} of MNIST test digits" if flagged is not None else ""
+        figures += f", one-class AUROC {auroc:.4f}" if auroc is not None else ""
+        self.model_state.set(f"{name} ({predictor.entry.origin}{figures})")
+        self.rule_labels = {RULE_LABELS.get(rule, rule): rule for rule in predictor.thresholds}
+        self.rule_selector.configure(values=list(self.rule_labels))
+        self.rule_choice.set(RULE_LABELS.get(predictor.threshold_rule, predictor.threshold_rule))
+        self.set_threshold(predictor.threshold, final=True)
+        if replaced:
+            self.rescore()
+
+    def _model_selected(self) -> None:
+        name = self.selected_model_name()
+        if name in self.predictors:
+            self.on_model_ready(name, replaced=True)
+        else:
+            self.model_state.set("loading…")
+            self.with_predictor(name, lambda _predictor: self.rescore())
+
+    def _rule_selected(self) -> None:
+        if self.predictor is not None:
+            self.set_threshold(
+                self.predictor.thresholds[self.rule_labels[self.rule_choice.get()]], final=True
+            )
+
+    def _threshold_moved(self, threshold: float, final: bool) -> None:
+        self.rule_choice.set("(dragged)")
+        self.set_threshold(threshold, final)
+
+    def set_threshold(self, threshold: float, final: bool = True) -> None:
+        """Verdicts everywhere follow the threshold; the table and grid update on `final`."""
+        self.threshold = float(threshold)
+        self.threshold_text.set(f"threshold {self.threshold:.3f}")
+        if self.histogram is not None:
+            self.histogram.set_threshold(self.threshold)
+        self._update_counts()
+        if final:
+            for key, prediction in self.file_predictions.items():
+                self.results.update_row(key, self._row(prediction))
+                self.results.tree.item(key, tags=("anomaly",) if self.is_anomalous(prediction) else ())
+            self._show_selected()
+            self.draw_grid()
+
+    def is_anomalous(self, prediction: anomaly.AnomalyPrediction) -> bool | None:
+        if prediction.score is None:
+            return None
+        return prediction.status == "rejected" or prediction.score > self.threshold
+
+    # Scoring ------------------------------------------------------------------------------------
+    def open_paths(self, paths) -> None:
+        """Images are scored one by one (rows appear as they come); a .npz as one batch."""
+        self.app.notebook.select(self)
+        expanded = images.expand_paths(paths, images.IMAGE_SUFFIXES | ARRAY_SUFFIXES)
+        arrays = [path for path in expanded if path.suffix.lower() in ARRAY_SUFFIXES]
+        pictures = [path for path in expanded if path.suffix.lower() not in ARRAY_SUFFIXES]
+        if not expanded:
+            self.message_text.set("No images or .npz files in what was dropped.")
+            return
+        if pictures:
+            self.pages.select(self.image_page)
+            self._score_files(pictures)
+        for path in arrays:
+            self._score_array_file(path)
+
+    def _score_files(self, paths: list[Path]) -> None:
+        self.message_text.set(f"Scoring {len(paths)} image(s)…")
+
+        def score(job, predictor):
+            for position, path in enumerate(paths):
+                if job.cancelled:
+                    break
+                job.post(predictor.predict_file(path))
+                job.report(Progress("scoring", position + 1, len(paths), path.name))
+
+        def start(predictor) -> None:
+            self._run_batch_job(
+                f"score {len(paths)} image(s)",
+                lambda job: score(job, predictor),
+                on_partial=self._add_prediction,
+                on_success=lambda _result: self._batch_finished(f"Scored {len(paths)} image(s)."),
+            )
+
+        self.with_predictor(self.selected_model_name(), start)
+
+    def _score_array_file(self, path: Path) -> None:
+        def work(job, predictor):
+            pixels, labels = anomaly.load_image_array(path)
+            return self._score_array(job, predictor, path.name, pixels, labels)
+
+        self.with_predictor(
+            self.selected_model_name(),
+            lambda predictor: self._run_batch_job(
+                f"score {path.name}", lambda job: work(job, predictor), on_success=self._show_batch
+            ),
+        )
+
+    def score_test_set(self) -> None:
+        from training import datasets
+
+        def work(job, predictor):
+            data = datasets.load_mnist(self.app.data_dir)
+            return self._score_array(job, predictor, "MNIST test set", data.x_test, data.y_test)
+
+        self.with_predictor(
+            self.selected_model_name(),
+            lambda predictor: self._run_batch_job(
+                "score MNIST test set", lambda job: work(job, predictor), on_success=self._show_batch
+            ),
+        )
+
+    @staticmethod
+    def _score_array(job, predictor, source, pixels, labels) -> ScoredArray:
+        scored = predictor.score_batch(pixels, job.report, job.cancel_token)
+        is_anomaly = None if labels is None else ~np.isin(labels, predictor.normal_digits)
+        return ScoredArray(source, pixels, labels, scored, is_anomaly)
+
+    def _run_batch_job(self, name, work, **handlers):
+        self.cancel_button.state(["!disabled"])
+        self.progress_bar["value"] = 0
+
+        def progress(report) -> None:
+            self.progress_bar["value"] = report.fraction
+            self.app.set_status(f"Anomaly: {report.message} ({report.fraction:.0%})")
+
+        def cancelled() -> None:
+            self._batch_finished("Cancelled; what was scored so far stays.")
+
+        def failed(error, details) -> None:
+            self._batch_finished(str(error))
+            self.app.show_error(error, details)
+
+        def finished() -> None:
+            self.batch_jobs = [job for job in self.batch_jobs if not job.finished]
+            if not self.batch_jobs:
+                self.cancel_button.state(["disabled"])
+
+        job = self.submit(
+            name,
+            work,
+            on_progress=progress,
+            on_cancelled=cancelled,
+            on_error=failed,
+            on_finally=finished,
+            **handlers,
+        )
+        self.batch_jobs.append(job)
+        return job
+
+    def cancel_batch(self) -> None:
+        for job in self.batch_jobs:
+            job.cancel()
+
+    def _batch_finished(self, text: str) -> None:
+        self.app.set_status(f"Anomaly: {text}")
+        self.draw_histogram()
+
+    def _show_batch(self, batch: ScoredArray) -> None:
+        self.batch = batch
+        self._batch_finished(f"Scored {len(batch.pixels):,} images from {batch.source}.")
+        self.message_text.set(f"{batch.source}: {len(batch.pixels):,} images scored.")
+        self.draw_grid()
+        self.show_page(self.histogram_page)
+
+    def rescore(self) -> None:
+        """After a model change: score again what is on screen, with the new model."""
+        paths = [Path(path) for path in self.file_predictions]
+        batch, self.batch = self.batch, None
+        if paths:
+            self._score_files(paths)
+        if batch is not None:
+            self.with_predictor(
+                self.selected_model_name(),
+                lambda predictor: self._run_batch_job(
+                    f"score {batch.source}",
+                    lambda job: self._score_array(job, predictor, batch.source, batch.pixels, batch.labels),
+                    on_success=self._show_batch,
+                ),
+            )
+        self.draw_histogram()
+
+    # Showing ---------------------------------------------------------------------------------
+    def _row(self, prediction: anomaly.AnomalyPrediction) -> tuple:
+        if prediction.score is None:
+            return (Path(prediction.path).name, "", "", prediction.status)
+        margin = prediction.score - self.threshold
+        verdict = "anomaly" if self.is_anomalous(prediction) else "normal"
+        if prediction.status == "rejected":
+            verdict = "not a digit"
+        return (Path(prediction.path).name, f"{prediction.score:.3f}", f"{margin:+.3f}", verdict)
+
+    def _add_prediction(self, prediction: anomaly.AnomalyPrediction) -> None:
+        key = prediction.path
+        tags = ("anomaly",) if self.is_anomalous(prediction) else ()
+        if self.results.tree.exists(key):
+            self.results.update_row(key, self._row(prediction))
+            self.results.tree.item(key, tags=tags)
+        else:
+            self.results.add(self._row(prediction), item_id=key)
+            self.results.tree.item(key, tags=tags)
+        first = not self.file_predictions
+        self.file_predictions[key] = prediction
+        # Showing every image of a 1,000-image folder would only slow it down: show the first,
+        # keep the newest in view, redraw the histogram at most twice a second.
+        if first or len(self.file_predictions) <= 20:
+            self.results.tree.selection_set(key)
+        self.results.tree.see(key)
+        self._update_counts()
+        if time.monotonic() - self._last_histogram_draw > HISTOGRAM_REDRAW_SECONDS:
+            self.draw_histogram()
+
+    def _show_selected(self) -> None:
+        selection = self.results.tree.selection()
+        if selection and selection[0] in self.file_predictions:
+            self._show(self.file_predictions[selection[0]])
+
+    def _show(self, prediction: anomaly.AnomalyPrediction) -> None:
+        name = Path(prediction.path).name
+        if prediction.model_input is None:
+            for view in (self.original_view, self.reconstruction_view, self.error_view):
+                view.show(None)
+            self.verdict_text.set("–")
+            self.verdict_label.configure(foreground="")
+            self.message_text.set(f"{name}: {prediction.message}")
+            return
+        self.original_view.show(Image.fromarray(prediction.model_input))
+        self.reconstruction_view.show(Image.fromarray((prediction.reconstruction * 255).astype(np.uint8)))
+        self.error_view.show(error_heatmap(prediction.error_map))
+        anomalous = self.is_anomalous(prediction)
+        self.verdict_text.set("ANOMALY" if anomalous else "normal")
+        self.verdict_label.configure(foreground="#b03a2e" if anomalous else "#1e8449")
+        margin = prediction.score - self.threshold
+        side = "above" if margin > 0 else "below"
+        detail = f"score {prediction.score:.3f}, threshold {self.threshold:.3f}: {abs(margin):.3f} {side}."
+        if prediction.status == "rejected":
+            detail = prediction.message.removeprefix("anomaly: ")
+        self.message_text.set(f"{name}: {detail}")
+
+    def shown_answer(self) -> dict:
+        """What the user sees for the selected image (tests and the self-test read this)."""
+        return {
+            "verdict": self.verdict_text.get(),
+            "message": self.message_text.get(),
+            "views_shown": [
+                view.image is not None
+                for view in (self.original_view, self.reconstruction_view, self.error_view)
+            ],
+            "rows": self.results.rows(),
+        }
+
+    def counts(self) -> dict:
+        """How many are flagged at the current threshold; with labels, the live metrics."""
+        counts = {"files": len(self.file_predictions), "files_flagged": 0}
+        counts["files_flagged"] = sum(bool(self.is_anomalous(p)) for p in self.file_predictions.values())
+        if self.batch is not None:
+            scores = self.batch.scored.scores
+            counts["batch"] = len(scores)
+            counts["batch_flagged"] = int((scores > self.threshold).sum())
+            labelled = self.batch.is_anomaly
+            if labelled is not None and labelled.any() and not labelled.all():
+                counts["metrics"] = anomaly.verdict_metrics(scores, self.batch.is_anomaly, self.threshold)
+        return counts
+
+    def _update_counts(self) -> None:
+        if self.histogram is None or self.threshold is None:
+            return
+        counts = self.counts()
+        lines = []
+        if counts["files"]:
+            lines.append(
+                f"Dropped images: {counts['files_flagged']} of {counts['files']} flagged as anomalies."
+            )
+        if "batch" in counts:
+            lines.append(
+                f"{self.batch.source}: {counts['batch_flagged']:,} of {counts['batch']:,} flagged "
+                f"({counts['batch_flagged'] / counts['batch']:.1%})."
+            )
+        if "metrics" in counts:
+            metrics = counts["metrics"]
+            (true_normal, false_alarm), (missed, caught) = metrics["confusion_matrix"]
+            lines.append(
+                f"Anomaly class: precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}, "
+                f"F1 {metrics['f1']:.3f}.\nNormal digits: {true_normal:,} passed, {false_alarm:,} false alarms.   "
+                f"Other digits: {caught:,} caught, {missed:,} missed."
+            )
+        self.counts_text.set("\n".join(lines) or "Drop images or score the MNIST test set to see them here.")
+
+    def draw_histogram(self) -> None:
+        from desktop_app.widgets.threshold_histogram import ScoreSeries
+
+        predictor = self.predictor
+        if self.histogram is None or predictor is None or self.threshold is None:
+            return
+        self._last_histogram_draw = time.monotonic()
+        series = [
+            ScoreSeries(
+                "normal validation images",
+                np.asarray(predictor.entry.record.get("validation_scores", [])),
+                "#5d8aa8",
+            )
+        ]
+        if self.batch is not None:
+            scores, is_anomaly = self.batch.scored.scores, self.batch.is_anomaly
+            if is_anomaly is None:
+                series.append(ScoreSeries(self.batch.source, scores, "#8e44ad"))
+            else:
+                series.append(
+                    ScoreSeries(f"{self.batch.source}: normal digits", scores[~is_anomaly], "#27ae60")
+                )
+                series.append(
+                    ScoreSeries(f"{self.batch.source}: other digits", scores[is_anomaly], "#e67e22")
+                )
+        file_scores = [p.score for p in self.file_predictions.values() if p.score is not None]
+        if file_scores:
+            series.append(ScoreSeries("dropped images", np.asarray(file_scores), "#c0392b", marks=True))
+        self.histogram.draw(series, self.threshold, f"{predictor.entry.name}: anomaly scores")
+        self._update_counts()
+
+    def draw_grid(self) -> None:
+        """The batch's most anomalous images, each above its reconstruction."""
+        if self.grid_plot is None:
+            return
+        figure = self.grid_plot.clear()
+        if self.batch is None:
+            figure.text(
+                0.5,
+                0.5,
+                "Score the MNIST test set or drop a .npz\nto see its most anomalous images.",
+                ha="center",
+                va="center",
+            )
+            self.grid_plot.redraw()
+            return
+        order = np.argsort(-self.batch.scored.scores)[: GRID_COLUMNS * GRID_ROWS]
+        tiles = []
+        for index in order:
+            original = self.batch.pixels[index] / 255.0
+            reconstruction = self.batch.scored.reconstructions[index]
+            tiles.append(np.pad(np.concatenate([original, reconstruction]), 2, constant_values=0.35))
+        tiles += [np.full_like(tiles[0], 0.35)] * (GRID_COLUMNS * GRID_ROWS - len(tiles))
+        mosaic = np.concatenate(
+            [
+                np.concatenate(tiles[row * GRID_COLUMNS : (row + 1) * GRID_COLUMNS], axis=1)
+                for row in range(GRID_ROWS)
+            ]
+        )
+        axes = figure.add_subplot()
+        axes.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
+        tile_height, tile_width = tiles[0].shape
+        for position, index in enumerate(order):
+            row, column = divmod(position, GRID_COLUMNS)
+            flagged = self.batch.scored.scores[index] > self.threshold
+            axes.text(
+                column * tile_width + 2,
+                row * tile_height + 8,
+                f"{self.batch.scored.scores[index]:.1f}",
+                color="#ff6b5b" if flagged else "#7dcea0",
+                fontsize=7,
+            )
+        axes.axis("off")
+        axes.set_title(
+            f"{self.batch.source}: most anomalous first (top: image, below: reconstruction)", fontsize=9
+        )
+        self.grid_plot.redraw()
+
+    def clear(self) -> None:
+        self.results.clear()
+        self.file_predictions.clear()
+        self.batch = None
+        for view in (self.original_view, self.reconstruction_view, self.error_view):
+            view.show(None)
+        self.verdict_text.set("–")
+        self.message_text.set("Drop images to score them.")
+        self.draw_histogram()
+        self.draw_grid()
+
+    # Retraining ------------------------------------------------------------------------------
+    def train(self, values: dict, job):
+        from training import datasets
+
+        normal = values["normal"].replace(",", "").replace(" ", "")
+        if not normal.isdigit() or len(set(normal)) != len(normal):
+            raise ValueError(
+                f"Normal digits: '{values['normal']}' should be distinct digits, e.g. 0123456789 or 3."
+            )
+        config = anomaly.AnomalyTrainingConfig(
+            normal_digits=tuple(sorted(int(character) for character in normal)),
+            epochs=values["epochs"],
+            latent_dim=values["latent_dim"],
+            threshold_rule=values["threshold_rule"],
+            subset=values["subset"],
+        )
+        data = datasets.load_mnist(self.app.data_dir)
+        entry, _evaluation = anomaly.train_and_save(
+            data, config, self.app.registry, report=job.report, cancel=job.cancel_token
+        )
+        return entry
+
+    def on_retrained(self, entry) -> None:
+        """Show the model just trained (its name depends on the normal digits chosen)."""
+        self._refresh_model_choices()
+        self.model_choice.set(model_label(entry.name))
+
+
+def error_heatmap(error_map: np.ndarray) -> Image.Image:
+    """Per-pixel squared error as a colour image, scaled so that 0.5 (a fully wrong pixel at
+    half contrast) is the brightest: maps stay comparable from image to image."""
+    from matplotlib import colormaps
+
+    coloured = colormaps["inferno"](np.clip(error_map / 0.5, 0.0, 1.0))
+    return Image.fromarray((coloured[..., :3] * 255).astype(np.uint8))
