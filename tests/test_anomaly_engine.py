@@ -137,3 +137,11 @@ def test_bundled_all_digits_model_keeps_false_alarms_at_its_percentile(mnist):
     flagged = (predictor.score_pixels(mnist.x_test).scores > predictor.threshold).mean()
     assert flagged <= 0.05
     assert flagged == pytest.approx(predictor.entry.metrics["test_flagged_fraction"], abs=1e-4)
+
+
+@pytest.mark.parametrize("digit", [1, 8])
+def test_bundled_one_class_models_score_as_their_manifest_says(mnist, digit):
+    predictor = anomaly.AnomalyPredictor.load(anomaly.model_name((digit,)))
+    figures = anomaly.ranking_metrics(predictor.score_pixels(mnist.x_test).scores, mnist.y_test != digit)
+    assert figures["auroc"] == pytest.approx(predictor.entry.metrics["auroc"], abs=1e-4)
+    assert figures["auroc"] > 0.92

@@ -408,9 +408,10 @@ class AnomalyTab(ToolTab):
             self.results.tree.item(key, tags=tags)
         first = not self.file_predictions
         self.file_predictions[key] = prediction
-        # Showing every image of a 1,000-image folder would only slow it down: show the first,
-        # keep the newest in view, redraw the histogram at most twice a second.
-        if first or len(self.file_predictions) <= 20:
+        # Showing every image of a 1,000-image folder would stall the window (three views per
+        # image, 50 answers per tick): show the first, keep the newest row in view, redraw the
+        # histogram at most twice a second.
+        if first:
             self.results.tree.selection_set(key)
         self.results.tree.see(key)
         self._update_counts()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Sequence
 from tkinter import ttk
@@ -10,6 +11,14 @@ from desktop_app.widgets.retrain_dialog import Field, RetrainDialog
 from training.progress import Progress
 
 log = logging.getLogger(__name__)
+
+
+def freeze_long_lived_objects() -> None:
+    """Once TensorFlow and a model are loaded, a full garbage collection walks their hundreds
+    of thousands of objects while holding the GIL: a 200 ms freeze of the window in the middle
+    of scoring a folder (bench/anomaly_bench.py). They live as long as the app, so exempt
+    them from collection."""
+    gc.freeze()
 
 
 class ToolTab(ttk.Frame):
@@ -70,6 +79,7 @@ class ToolTab(ttk.Frame):
 
         def loaded(predictor) -> None:
             self.predictors[name] = predictor
+            freeze_long_lived_objects()
             self.app.set_status(
                 f"Model {name} ready ({predictor.entry.origin}: {predictor.entry.path.name})."
             )
@@ -91,6 +101,7 @@ class ToolTab(ttk.Frame):
 
         def swapped(predictor) -> None:
             self.predictors[name] = predictor
+            freeze_long_lived_objects()
             self.app.set_status(f"Now using {name} ({predictor.entry.origin}: {predictor.entry.path.name}).")
             self.on_model_ready(name, replaced=True)
 
