@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from training.errors import WorkbenchError
@@ -85,6 +86,61 @@ def command_train_anomaly(arguments) -> int:
         mean_aupr = sum(evaluation["aupr"] for _, evaluation in rows) / len(rows)
         print(f"{'mean':>5} {mean_auroc:>7.4f} {mean_aupr:>7.4f}")
     return 0
+
+
+def command_imbalanced(arguments) -> int:
+    from training import imbalanced, paths
+
+    csv_path = arguments.csv or paths.data_dir(arguments.data_dir) / imbalanced.DEFAULT_CSV
+    frame = imbalanced.read_table(csv_path)
+    target = arguments.target or imbalanced.suggest_target(frame)
+    positive = (
+        arguments.positive if arguments.positive is not None else imbalanced.class_values(frame[target])[0]
+    )
+    excluded = dict(imbalanced.default_exclusions(frame)) if not arguments.keep_leaky else {}
+    excluded.update({name: "excluded on the command line" for name in split_list(arguments.exclude)})
+    for name, reason in excluded.items():
+        print(f"excluding '{name}': {reason}", file=sys.stderr)
+    data = imbalanced.prepare(frame, imbalanced.Problem(target, positive, tuple(excluded)))
+    settings = imbalanced.GridSettings(arguments.test_fraction, arguments.folds, arguments.seed)
+    models = split_list(arguments.models) or [*imbalanced.MODELS, "dummy"]
+    methods = split_list(arguments.methods) or list(imbalanced.METHODS)
+    print(
+        f"{csv_path}: {len(data.labels):,} rows, {data.labels.sum():,} positive ('{positive}', "
+        f"{data.labels.mean():.2%}); {len(data.numeric_columns)} numeric and "
+        f"{len(data.categorical_columns)} categorical features",
+        file=sys.stderr,
+    )
+    if not arguments.json:
+        print(
+            f"{'model':<24} {'method':<13} {'ROC AUC':>7} {'PR AUC':>7} {'F1 min':>7} {'prec':>6} "
+            f"{'recall':>6} {'thresh':>6} {'bal acc':>7} {'MCC':>6} {'CV AUC':>7}  audit"
+        )
+
+    def show(result) -> None:
+        row = result.to_json()
+        if arguments.json:
+            print(json.dumps(row), flush=True)
+            return
+        print(
+            f"{result.model:<24} {result.method:<13} {row['roc_auc']:>7.4f} {row['pr_auc']:>7.4f} "
+            f"{row['f1_minority']:>7.4f} {row['precision_minority']:>6.3f} {row['recall_minority']:>6.3f} "
+            f"{row['threshold']:>6.3f} {row['balanced_accuracy']:>7.4f} {row['mcc']:>6.3f} "
+            f"{row['cv_roc_auc']:>7.4f}  {row['audit']}",
+            flush=True,
+        )
+
+    started = time.perf_counter()
+    imbalanced.run_grid(data, models, methods, settings, on_result=show)
+    print(
+        f"grid of {len(imbalanced.configurations(models, methods))} in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def split_list(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
 def print_classification_table(title: str, figures: dict) -> None:
@@ -264,6 +320,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="the one-class MNIST protocol: train one model per digit (ignores --normal), print AUROC/AUPR",
     )
     train_anomaly.set_defaults(handler=command_train_anomaly)
+
+    from training import imbalanced
+
+    imbalanced_parser = commands.add_parser(
+        "imbalanced", parents=[data_dir], help="compare models × imbalance methods on a CSV's rare class"
+    )
+    imbalanced_parser.add_argument("--csv", type=Path, help="default: Bank Marketing from the data directory")
+    imbalanced_parser.add_argument("--target", help="the yes/no column (default: guessed, e.g. y)")
+    imbalanced_parser.add_argument("--positive", help="the rare class's value (default: the rarest)")
+    imbalanced_parser.add_argument("--exclude", help="columns to leave out, comma-separated")
+    imbalanced_parser.add_argument(
+        "--keep-leaky", action="store_true", help="keep known leaky columns (e.g. duration)"
+    )
+    imbalanced_parser.add_argument(
+        "--models", help="comma-separated, from " + ", ".join(imbalanced.ALL_MODELS)
+    )
+    imbalanced_parser.add_argument("--methods", help="comma-separated, from " + ", ".join(imbalanced.METHODS))
+    imbalanced_parser.add_argument("--test-fraction", type=float, default=0.2)
+    imbalanced_parser.add_argument("--folds", type=int, default=3)
+    imbalanced_parser.add_argument("--seed", type=int, default=0)
+    imbalanced_parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
+    imbalanced_parser.set_defaults(handler=command_imbalanced)
 
     evaluate = commands.add_parser(
         "evaluate", parents=[data_dir], help="test-set figures of the digits models"
