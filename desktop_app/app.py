@@ -46,6 +46,7 @@ class WorkbenchApp:
     def __init__(self, root: tk.Tk, registry: ModelRegistry | None = None, data_dir=None):
         from desktop_app.tabs.anomaly import AnomalyTab
         from desktop_app.tabs.digits import DigitsTab
+        from desktop_app.tabs.imbalanced import ImbalancedTab
 
         self.root = root
         self.registry = registry or ModelRegistry()
@@ -66,7 +67,11 @@ class WorkbenchApp:
         status_bar.pack(side="bottom", fill="x")
         self.notebook = ttk.Notebook(root)
         self.notebook.pack(fill="both", expand=True)
-        self.tabs = [DigitsTab(self.notebook, self), AnomalyTab(self.notebook, self)]
+        self.tabs = [
+            DigitsTab(self.notebook, self),
+            AnomalyTab(self.notebook, self),
+            ImbalancedTab(self.notebook, self),
+        ]
         for tab in self.tabs:
             self.notebook.add(tab, text=tab.title)
         self.menu = self._build_menu()
@@ -80,7 +85,7 @@ class WorkbenchApp:
         file_menu.add_command(label="Quit", accelerator="Ctrl+Q", command=self.quit)
         menu.add_cascade(label="File", menu=file_menu)
         models_menu = tk.Menu(menu, tearoff=False)
-        for tab in self.tabs:
+        for tab in (tab for tab in self.tabs if tab.retrain_fields):
             models_menu.add_command(label=f"Retrain {tab.title}…", command=tab.open_retrain_dialog)
             models_menu.add_command(
                 label=f"Revert {tab.title} to bundled model", command=tab.revert_to_bundled

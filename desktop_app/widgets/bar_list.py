@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 
 class BarList(tk.Canvas):
-    def __init__(self, parent, rows: int = 3, row_height: int = 26, width: int = 260):
+    def __init__(self, parent, rows: int = 3, row_height: int = 26, width: int = 260, label_width: int = 40):
         super().__init__(parent, width=width, height=rows * row_height + 4, highlightthickness=0)
         self.row_height = row_height
+        self.label_width = label_width
         self.shown: list[tuple[str, float]] = []
 
     def show(self, bars: Sequence[tuple[str, float]]) -> None:
@@ -17,7 +18,7 @@ class BarList(tk.Canvas):
         self.shown = list(bars)
         self.delete("all")
         width = max(self.winfo_width(), int(self["width"]))
-        label_width, value_width = 40, 66
+        label_width, value_width = self.label_width, 66
         for row, (label, value) in enumerate(self.shown):
             top = 2 + row * self.row_height
             bottom = top + self.row_height - 6

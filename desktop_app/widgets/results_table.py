@@ -7,7 +7,13 @@ from tkinter import ttk
 
 
 class ResultsTable(ttk.Frame):
-    def __init__(self, parent, columns: Sequence[tuple[str, str, int]], height: int = 10):
+    def __init__(
+        self,
+        parent,
+        columns: Sequence[tuple[str, str, int]],
+        height: int = 10,
+        horizontal_scroll: bool = False,
+    ):
         """`columns`: (key, heading, width in pixels)."""
         super().__init__(parent)
         self.keys = [key for key, _heading, _width in columns]
@@ -17,6 +23,10 @@ class ResultsTable(ttk.Frame):
             self.tree.column(key, width=width, anchor="w" if width > 120 else "center")
         scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
         self.tree.configure(yscrollcommand=scrollbar.set)
+        if horizontal_scroll:
+            across = ttk.Scrollbar(self, orient="horizontal", command=self.tree.xview)
+            self.tree.configure(xscrollcommand=across.set)
+            across.pack(side="bottom", fill="x")
         self.tree.pack(side="left", fill="both", expand=True)
         scrollbar.pack(side="right", fill="y")
         self._descending: dict[str, bool] = {}

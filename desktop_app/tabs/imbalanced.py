@@ -1,0 +1,563 @@
+"""The Imbalanced tab: a CSV with a rare positive class; models × imbalance methods compared on
+the minority class, with curves and a live threshold."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import shutil
+import tempfile
+import tkinter as tk
+from pathlib import Path
+from tkinter import filedialog, ttk
+
+from desktop_app.processes import run_in_process
+from desktop_app.tabs.base import ToolTab
+from desktop_app.widgets.bar_list import BarList
+from desktop_app.widgets.drop_zone import DropZone
+from desktop_app.widgets.results_table import ResultsTable
+from training import imbalanced
+
+PREVIEW_ROWS = 50
+WARM_MODULES = ("matplotlib.backends.backend_tkagg", "matplotlib.figure", "sklearn.metrics")
+RESULT_COLUMNS = [
+    ("model", "Model", 170),
+    ("method", "Method", 100),
+    ("roc_auc", "ROC AUC", 66),
+    ("pr_auc", "PR AUC", 62),
+    ("f1_minority", "F1 (rare)", 66),
+    ("precision_minority", "Precision", 68),
+    ("recall_minority", "Recall", 60),
+    ("threshold", "Threshold", 70),
+    ("balanced_accuracy", "Bal. acc.", 66),
+    ("mcc", "MCC", 56),
+    ("cv_roc_auc", "CV ROC AUC", 80),
+    ("audit", "Leakage audit", 160),
+]
+CURVE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+class ImbalancedTab(ToolTab):
+    title = "Imbalanced"
+    filetypes = (("CSV and text tables", "*.csv *.tsv *.txt"), ("All files", "*"))
+
+    def __init__(self, parent, app):
+        super().__init__(parent, app)
+        self.frame = None
+        self.source: Path | None = None
+        self.data: imbalanced.PreparedData | None = None
+        self.split: imbalanced.Split | None = None
+        self.results: dict[str, imbalanced.ConfigurationResult] = {}
+        self.grid_job = None
+        self.scratch_dir: str | None = None
+        self.threshold = tk.DoubleVar(value=0.5)
+
+        self.drop_zone = DropZone(
+            self, self.open_paths, "Drop a CSV with a yes/no column here", self.filetypes
+        )
+        self.drop_zone.pack(fill="x")
+        self.file_text = tk.StringVar(value="No table loaded.")
+        ttk.Label(self, textvariable=self.file_text).pack(anchor="w", pady=(4, 0))
+        self.pages = ttk.Notebook(self)
+        self.pages.pack(fill="both", expand=True, pady=(4, 0))
+        self.data_page = ttk.Frame(self.pages, padding=6)
+        self.results_page = ttk.Frame(self.pages, padding=6)
+        self.pages.add(self.data_page, text="Data & grid")
+        self.pages.add(self.results_page, text="Results")
+        self._build_data_page()
+        self._build_results_page()
+
+    # Data page -----------------------------------------------------------------------------------
+    def _build_data_page(self) -> None:
+        self.preview_holder = ttk.Frame(self.data_page)
+        self.preview_holder.pack(fill="both", expand=True)
+        self.preview = None
+        lower = ttk.Frame(self.data_page)
+        lower.pack(fill="x", pady=(6, 0))
+
+        problem = ttk.LabelFrame(lower, text="Target", padding=6)
+        problem.pack(side="left", fill="y")
+        ttk.Label(problem, text="Column:").grid(row=0, column=0, sticky="w")
+        self.target_choice = tk.StringVar()
+        self.target_selector = ttk.Combobox(
+            problem, textvariable=self.target_choice, state="readonly", width=12
+        )
+        self.target_selector.grid(row=0, column=1, sticky="w")
+        self.target_selector.bind("<<ComboboxSelected>>", lambda _event: self._target_changed())
+        ttk.Label(problem, text="Rare class:").grid(row=1, column=0, sticky="w")
+        self.positive_choice = tk.StringVar()
+        self.positive_selector = ttk.Combobox(
+            problem, textvariable=self.positive_choice, state="readonly", width=12
+        )
+        self.positive_selector.grid(row=1, column=1, sticky="w")
+        self.positive_selector.bind("<<ComboboxSelected>>", lambda _event: self._show_balance())
+        self.balance = BarList(problem, rows=2, width=230, label_width=80)
+        self.balance.grid(row=2, column=0, columnspan=2, pady=(6, 0))
+
+        exclusion = ttk.LabelFrame(lower, text="Leave out", padding=6)
+        exclusion.pack(side="left", fill="y", padx=6)
+        self.exclude_list = tk.Listbox(
+            exclusion, selectmode="multiple", height=6, exportselection=False, width=16
+        )
+        self.exclude_list.pack(fill="y", expand=True)
+        self.leak_text = tk.StringVar()
+        ttk.Label(exclusion, textvariable=self.leak_text, wraplength=150, foreground="#9a5b00").pack(fill="x")
+
+        grid = ttk.LabelFrame(lower, text="Configurations to compare", padding=6)
+        grid.pack(side="left", fill="both", expand=True)
+        self.choices: dict[tuple[str, str], tk.BooleanVar] = {}
+        self.choice_boxes: dict[tuple[str, str], ttk.Checkbutton] = {}
+        for column, method in enumerate(imbalanced.METHODS):
+            heading = imbalanced.METHOD_LABELS[method].replace("+", "+\n").replace(" ", "\n")
+            ttk.Label(grid, text=heading, justify="center").grid(row=0, column=column + 1, padx=2)
+        for row, model in enumerate(imbalanced.ALL_MODELS):
+            ttk.Label(grid, text=imbalanced.MODEL_LABELS[model]).grid(row=row + 1, column=0, sticky="w")
+            methods = ("none",) if model in imbalanced.BASELINE_MODELS else imbalanced.METHODS
+            for method in methods:
+                default = model in (*imbalanced.MODELS, "dummy")
+                variable = tk.BooleanVar(value=default)
+                box = ttk.Checkbutton(grid, variable=variable)
+                box.grid(row=row + 1, column=imbalanced.METHODS.index(method) + 1)
+                self.choices[(model, method)] = variable
+                self.choice_boxes[(model, method)] = box
+        controls = ttk.Frame(grid)
+        controls.grid(
+            row=len(imbalanced.ALL_MODELS) + 1, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
+        )
+        self.run_button = ttk.Button(controls, text="Run", command=self.run_grid)
+        self.run_button.pack(side="left", pady=(6, 0))
+        self.cancel_button = ttk.Button(controls, text="Cancel", command=self.cancel_grid)
+        self.cancel_button.pack(side="left", padx=4, pady=(6, 0))
+        self.cancel_button.state(["disabled"])
+        self.progress_bar = ttk.Progressbar(controls, maximum=1.0, length=200)
+        self.progress_bar.pack(side="left", fill="x", expand=True, padx=4, pady=(6, 0))
+        self.progress_text = tk.StringVar()
+        ttk.Label(grid, textvariable=self.progress_text).grid(
+            row=len(imbalanced.ALL_MODELS) + 2, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="w"
+        )
+
+    # Results page --------------------------------------------------------------------------------
+    def _build_results_page(self) -> None:
+        self.table = ResultsTable(self.results_page, RESULT_COLUMNS, height=6, horizontal_scroll=True)
+        self.table.pack(fill="x")
+        self.table.tree.configure(selectmode="extended")
+        self.table.tree.bind("<<TreeviewSelect>>", lambda _event: self._selection_changed())
+        exports = ttk.Frame(self.results_page)
+        exports.pack(fill="x", pady=(4, 0))
+        ttk.Button(exports, text="Export results…", command=self._ask_export_results).pack(side="left")
+        ttk.Button(exports, text="Export predictions…", command=self._ask_export_predictions).pack(
+            side="left", padx=4
+        )
+        ttk.Button(exports, text="Save as model…", command=self._ask_save).pack(side="left")
+        ttk.Label(exports, text="Saved model:").pack(side="left", padx=(10, 2))
+        self.saved_choice = tk.StringVar()
+        self.saved_selector = ttk.Combobox(
+            exports, textvariable=self.saved_choice, state="readonly", width=22
+        )
+        self.saved_selector.pack(side="left")
+        ttk.Button(exports, text="Predict a CSV…", command=self._ask_predict).pack(side="left", padx=4)
+        self._refresh_saved_models()
+        self.counts_text = tk.StringVar()
+        ttk.Label(self.results_page, textvariable=self.counts_text, foreground="#555555").pack(anchor="w")
+        body = ttk.Frame(self.results_page)
+        body.pack(fill="both", expand=True, pady=(4, 0))
+        self.curves = None
+        self.curves_holder = ttk.Frame(body)
+        self.curves_holder.pack(side="left", fill="both", expand=True)
+        side = ttk.LabelFrame(body, text="Operating point (test split)", padding=4)
+        side.pack(side="left", fill="y", padx=(6, 0))
+        self.threshold_scale = ttk.Scale(
+            side, from_=0.0, to=1.0, variable=self.threshold, command=lambda _value: self._threshold_moved()
+        )
+        self.threshold_scale.pack(fill="x")
+        self.operating_text = tk.StringVar(value="Run a grid, then select a row.")
+        ttk.Label(side, textvariable=self.operating_text, justify="left", font=("TkFixedFont", 8)).pack(
+            anchor="w", pady=(4, 0)
+        )
+        optimise = ttk.Frame(side)
+        optimise.pack(fill="x", pady=(6, 0))
+        ttk.Label(optimise, text="Optimise on the training folds for:").grid(
+            row=0, column=0, columnspan=3, sticky="w"
+        )
+        ttk.Button(optimise, text="F1", command=lambda: self.optimise("f1")).grid(
+            row=1, column=0, sticky="ew"
+        )
+        ttk.Button(
+            optimise, text="Balanced accuracy", command=lambda: self.optimise("balanced_accuracy")
+        ).grid(row=1, column=1, columnspan=2, sticky="ew")
+        self.min_precision = tk.StringVar(value="0.5")
+        ttk.Button(
+            optimise, text="Recall at precision ≥", command=lambda: self.optimise("recall_at_precision")
+        ).grid(row=2, column=0, columnspan=2, sticky="ew")
+        ttk.Entry(optimise, textvariable=self.min_precision, width=6).grid(row=2, column=2)
+        self.false_positive_cost = tk.StringVar(value="1")
+        self.false_negative_cost = tk.StringVar(value="5")
+        ttk.Button(
+            optimise, text="Min cost (false alarm, miss):", command=lambda: self.optimise("cost")
+        ).grid(row=3, column=0, sticky="ew")
+        ttk.Entry(optimise, textvariable=self.false_positive_cost, width=5).grid(row=3, column=1)
+        ttk.Entry(optimise, textvariable=self.false_negative_cost, width=5).grid(row=3, column=2)
+
+    # Loading a CSV ----------------------------------------------------------------------------
+    def open_paths(self, paths) -> None:
+        self.app.notebook.select(self)
+        path = Path(paths[0])
+        self.file_text.set(f"Reading {path.name}…")
+        self.submit(
+            f"read {path.name}",
+            lambda _job: imbalanced.read_table(path),
+            on_success=lambda frame: self._show_table(path, frame),
+            on_error=lambda error, details: self._refuse(path, error, details),
+        )
+
+    def _refuse(self, path: Path, error, details) -> None:
+        self.file_text.set(f"{path.name}: {error}")
+        self.app.show_error(error, details)
+
+    def _show_table(self, path: Path, frame) -> None:
+        self.frame, self.source = frame, path
+        summaries = imbalanced.describe_columns(frame)
+        if self.preview is not None:
+            self.preview.destroy()
+        self.preview = ResultsTable(
+            self.preview_holder,
+            [(column.name, f"{column.name} ({column.kind[:3]})", 90) for column in summaries],
+            height=6,
+            horizontal_scroll=True,
+        )
+        self.preview.pack(fill="both", expand=True)
+        for row in frame.head(PREVIEW_ROWS).itertuples(index=False):
+            self.preview.add(["" if value != value else value for value in row])
+        missing = sum(column.missing for column in summaries)
+        self.file_text.set(
+            f"{path.name}: {len(frame):,} rows × {frame.shape[1]} columns; {missing:,} missing values "
+            f"(imputed inside the pipeline). Showing the first {min(PREVIEW_ROWS, len(frame))} rows."
+        )
+        self.target_selector.configure(values=list(frame.columns))
+        self.target_choice.set(imbalanced.suggest_target(frame))
+        self.exclude_list.delete(0, "end")
+        leaky = imbalanced.default_exclusions(frame)
+        for index, column in enumerate(frame.columns):
+            self.exclude_list.insert("end", column)
+            if column in leaky:
+                self.exclude_list.selection_set(index)
+        self.leak_text.set("\n".join(f"'{name}' left out: {reason}." for name, reason in leaky.items()))
+        self._target_changed()
+        self.pages.select(self.data_page)
+
+    def _target_changed(self) -> None:
+        values = imbalanced.class_values(self.frame[self.target_choice.get()])
+        self.positive_selector.configure(values=[str(value) for value in values])
+        self.positive_choice.set(str(values[0]) if values else "")
+        self._show_balance()
+
+    def _show_balance(self) -> None:
+        column = self.frame[self.target_choice.get()].dropna().astype(str)
+        shares = column.value_counts(normalize=True)
+        positive = self.positive_choice.get()
+        rows = [(positive, float(shares.get(positive, 0.0)))]
+        rows += [(str(value), float(share)) for value, share in shares.items() if str(value) != positive][:1]
+        if len(shares) > 2:
+            rows[-1] = (f"{len(shares) - 1} others", 1.0 - rows[0][1])
+        self.balance.show(rows)
+
+    def problem(self) -> imbalanced.Problem:
+        excluded = tuple(self.exclude_list.get(index) for index in self.exclude_list.curselection())
+        excluded = tuple(name for name in excluded if name != self.target_choice.get())
+        return imbalanced.Problem(self.target_choice.get(), self.positive_choice.get(), excluded)
+
+    # Running the grid ---------------------------------------------------------------------------
+    def selected_configurations(self) -> list[tuple[str, str]]:
+        return [key for key, variable in self.choices.items() if variable.get()]
+
+    def run_grid(self) -> None:
+        if self.frame is None:
+            self.progress_text.set("Drop or open a CSV first.")
+            return
+        chosen = self.selected_configurations()
+        if not chosen:
+            self.progress_text.set("Tick at least one model × method.")
+            return
+        frame, problem = self.frame, self.problem()
+        self.results.clear()
+        self.table.clear()
+        self.run_button.state(["disabled"])
+        self.cancel_button.state(["!disabled"])
+        self.progress_bar["value"] = 0
+
+        self._new_scratch_dir()
+        scratch = self.scratch_dir
+        if self.curves is None:
+            # Curves and metrics appear with the first result: import their libraries now, off
+            # the Tk thread (the grid itself runs in another process).
+            self.submit(
+                "import plotting", lambda _job: [importlib.import_module(name) for name in WARM_MODULES]
+            )
+
+        def work(job):
+            return run_in_process(
+                job, imbalanced.run_configurations, frame, problem, chosen, imbalanced.GridSettings(), scratch
+            )
+
+        def progress(report) -> None:
+            self.progress_bar["value"] = report.fraction
+            self.progress_text.set(f"{report.done}/{report.total} configurations · {report.message}")
+            self.app.set_status(f"Imbalanced: {report.message} ({report.fraction:.0%})")
+
+        def finished() -> None:
+            self.run_button.state(["!disabled"])
+            self.cancel_button.state(["disabled"])
+
+        def cancelled() -> None:
+            self.progress_text.set(f"Cancelled after {len(self.results)} configuration(s); their rows stay.")
+
+        self.grid_job = self.submit(
+            "imbalanced grid",
+            work,
+            on_partial=self._receive,
+            on_progress=progress,
+            on_cancelled=cancelled,
+            on_error=lambda error, details: (
+                self.progress_text.set(str(error)),
+                self.app.show_error(error, details),
+            ),
+            on_finally=finished,
+        )
+
+    def _new_scratch_dir(self) -> None:
+        """Fitted pipelines of the latest grid live here until the next grid or the app quits."""
+        self._remove_scratch_dir()
+        self.scratch_dir = tempfile.mkdtemp(prefix="workbench-grid-")
+
+    def _remove_scratch_dir(self) -> None:
+        if self.scratch_dir is not None:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
+            self.scratch_dir = None
+
+    def cancel_jobs(self) -> None:
+        super().cancel_jobs()
+        self._remove_scratch_dir()
+
+    def cancel_grid(self) -> None:
+        if self.grid_job is not None:
+            self.grid_job.cancel()
+
+    def _receive(self, item) -> None:
+        if isinstance(item, imbalanced.PreparedData):
+            self.data = item
+            return
+        if isinstance(item, imbalanced.Split):
+            self.split = item
+            positives = int(item.train_labels.sum())
+            self.counts_text.set(
+                f"train {len(item.train_labels):,} rows ({positives:,} positive) · test {len(item.test_labels):,} "
+                f"rows ({int(item.test_labels.sum()):,} positive), never resampled"
+            )
+            return
+        key = f"{item.model}/{item.method}"
+        self.results[key] = item
+        row = item.to_json()
+        self.table.add(
+            [
+                imbalanced.MODEL_LABELS[item.model],
+                imbalanced.METHOD_LABELS[item.method],
+                *(row[column] for column, _heading, _width in RESULT_COLUMNS[2:]),
+            ],
+            item_id=key,
+        )
+        if len(self.results) == 1:
+            self.pages.select(self.results_page)
+            self.table.tree.selection_set(key)
+
+    # Curves and the operating point --------------------------------------------------------------
+    def selected_results(self) -> list[imbalanced.ConfigurationResult]:
+        return [self.results[key] for key in self.table.tree.selection() if key in self.results]
+
+    def _selection_changed(self) -> None:
+        selected = self.selected_results()
+        self.draw_curves(selected)
+        if selected:
+            self.threshold.set(selected[0].threshold)
+            self._threshold_moved()
+
+    def draw_curves(self, selected) -> None:
+        if self.curves is None:
+            from desktop_app.widgets.plot_panel import PlotPanel
+
+            self.curves = PlotPanel(self.curves_holder, 6.0, 2.6)
+            self.curves.pack(fill="both", expand=True)
+        figure = self.curves.clear()
+        roc_axes, pr_axes = figure.subplots(1, 2)
+        for index, result in enumerate(selected[: len(CURVE_COLOURS)]):
+            points = imbalanced.curves(self.split.test_labels, result.test_probabilities)
+            label = f"{imbalanced.MODEL_LABELS[result.model]} + {imbalanced.METHOD_LABELS[result.method]}"
+            colour = CURVE_COLOURS[index]
+            roc_axes.plot(*points["roc"], color=colour, label=f"{label} ({result.ranking['roc_auc']:.3f})")
+            pr_axes.plot(*points["pr"], color=colour, label=f"{result.ranking['pr_auc']:.3f}")
+        roc_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
+        if self.split is not None:
+            pr_axes.axhline(self.split.test_labels.mean(), color="#999999", linestyle=":")
+        roc_axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test split)")
+        pr_axes.set(xlabel="recall", ylabel="precision", title="Precision–recall (test split)")
+        for axes in (roc_axes, pr_axes):
+            if selected:
+                axes.legend(fontsize=7, loc="lower right" if axes is roc_axes else "upper right")
+        self.curves.redraw()
+
+    def _threshold_moved(self) -> None:
+        selected = self.selected_results()
+        if not selected:
+            return
+        result = selected[0]
+        figures = self.operating_point()
+        (true_negative, false_positive), (false_negative, true_positive) = figures["confusion_matrix"]
+        self.operating_text.set(
+            f"{imbalanced.MODEL_LABELS[result.model]} + {imbalanced.METHOD_LABELS[result.method]}\n"
+            f"threshold {figures['threshold']:.3f} (F1-optimal on CV: {result.threshold:.3f})\n"
+            f"               predicted no  predicted yes\n"
+            f"actually no    {true_negative:>12,}  {false_positive:>13,}\n"
+            f"actually yes   {false_negative:>12,}  {true_positive:>13,}\n"
+            f"precision {figures['precision_minority']:.3f}  recall {figures['recall_minority']:.3f}\n"
+            f"F1 {figures['f1_minority']:.3f}  balanced accuracy {figures['balanced_accuracy']:.3f}\n"
+            f"MCC {figures['mcc']:.3f}  G-mean {figures['gmean']:.3f}  accuracy {figures['accuracy']:.3f}"
+        )
+
+    def operating_point(self) -> dict:
+        """The selected configuration's test figures at the slider's threshold."""
+        result = self.selected_results()[0]
+        return imbalanced.metrics_at(self.split.test_labels, result.test_probabilities, self.threshold.get())
+
+    def optimise(self, objective: str) -> None:
+        """Choose the threshold on the out-of-fold training probabilities, never the test split."""
+        selected = self.selected_results()
+        if not selected:
+            self.operating_text.set("Select a configuration first.")
+            return
+        try:
+            threshold = imbalanced.choose_threshold(
+                self.split.train_labels,
+                selected[0].cv_probabilities,
+                objective,
+                min_precision=float(self.min_precision.get()),
+                false_positive_cost=float(self.false_positive_cost.get()),
+                false_negative_cost=float(self.false_negative_cost.get()),
+            )
+        except ValueError as error:
+            self.operating_text.set(str(error) if "threshold" in str(error) else f"Not a number: {error}")
+            return
+        self.threshold.set(threshold)
+        self._threshold_moved()
+
+    # Exports ----------------------------------------------------------------------------------------
+    def _ask_export_results(self) -> None:
+        path = filedialog.asksaveasfilename(parent=self, defaultextension=".csv", initialfile="results.csv")
+        if path:
+            self.export_results(Path(path))
+
+    def _ask_export_predictions(self) -> None:
+        path = filedialog.asksaveasfilename(
+            parent=self, defaultextension=".csv", initialfile="predictions.csv"
+        )
+        if path:
+            self.export_predictions(Path(path))
+
+    def export_results(self, path: Path) -> None:
+        rows = [result.to_json() for result in self.results.values()]
+        columns = [key for key in rows[0] if not isinstance(rows[0][key], dict | list)] if rows else []
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        self.app.set_status(f"Results written to {path}.")
+
+    def export_predictions(self, path: Path) -> None:
+        """Test-split rows of the selected configuration: data row number in the CSV (0 = the
+        first row after the header), probability, label at the current threshold, actual."""
+        selected = self.selected_results()
+        if not selected:
+            self.app.set_status("Select a configuration to export its predictions.")
+            return
+        result, threshold = selected[0], self.threshold.get()
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "probability", f"predicted (threshold {threshold:.3f})", "actual"])
+            rows = self.data.source_rows[self.split.test_rows]
+            for row, probability, actual in zip(
+                rows, result.test_probabilities, self.split.test_labels, strict=True
+            ):
+                writer.writerow([int(row), f"{probability:.6f}", int(probability >= threshold), int(actual)])
+        self.app.set_status(f"Predictions written to {path}.")
+
+    # Saved models --------------------------------------------------------------------------------
+    def model_names(self) -> list[str]:
+        return [name for name in self.app.registry.names() if name.startswith(imbalanced.MODEL_PREFIX)]
+
+    def _refresh_saved_models(self) -> None:
+        names = self.model_names()
+        self.saved_selector.configure(values=names)
+        if names and self.saved_choice.get() not in names:
+            self.saved_choice.set(names[-1])
+
+    def _ask_save(self) -> None:
+        from tkinter import simpledialog
+
+        selected = self.selected_results()
+        if not selected:
+            self.app.set_status("Select the configuration to save.")
+            return
+        label = simpledialog.askstring("Save as model", "Name for this model:", parent=self)
+        if label:
+            self.save_selected(label)
+
+    def save_selected(self, label: str):
+        """Register the selected configuration with the slider's threshold (a background job)."""
+        result, threshold = self.selected_results()[0], self.threshold.get()
+        data, problem, source = self.data, self.problem(), self.source
+
+        def saved(entry) -> None:
+            self._refresh_saved_models()
+            self.saved_choice.set(entry.name)
+            self.app.set_status(f"Saved {entry.name} (threshold {threshold:.3f}) to {entry.path}.")
+
+        return self.submit(
+            f"save {label}",
+            lambda _job: imbalanced.save_configuration(
+                result, data, problem, threshold, label, self.app.registry, source
+            ),
+            on_success=saved,
+        )
+
+    def _ask_predict(self) -> None:
+        if not self.saved_choice.get():
+            self.app.set_status("Save a configuration as a model first.")
+            return
+        source = filedialog.askopenfilename(parent=self, filetypes=self.filetypes)
+        if not source:
+            return
+        target = filedialog.asksaveasfilename(
+            parent=self, defaultextension=".csv", initialfile=f"{Path(source).stem}-predictions.csv"
+        )
+        if target:
+            self.predict_csv(self.saved_choice.get(), Path(source), Path(target))
+
+    def predict_csv(self, name: str, source: Path, target: Path):
+        """Score every row of `source` with the saved model `name`; write row, probability, flag."""
+
+        def work(_job):
+            predictor = imbalanced.TabularPredictor.load(name, self.app.registry)
+            probabilities, flagged = predictor.predict(imbalanced.read_table(source))
+            with open(target, "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["row", "probability", f"is {predictor.entry.record['positive']}"])
+                for row, (probability, flag) in enumerate(zip(probabilities, flagged, strict=True)):
+                    writer.writerow([row, f"{probability:.6f}", int(flag)])
+            return int(flagged.sum()), len(flagged)
+
+        def done(counts) -> None:
+            flagged, total = counts
+            self.app.set_status(f"{source.name}: {flagged:,} of {total:,} rows flagged; written to {target}.")
+
+        return self.submit(f"predict {source.name}", work, on_success=done)
+
+    def start_loading(self) -> None:
+        """Nothing to load up front."""

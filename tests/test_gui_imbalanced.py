@@ -1,0 +1,158 @@
+"""The Imbalanced tab under Xvfb: drop a CSV, choose the target, run a small grid, move the
+threshold, export; bad CSVs give a message."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from desktop_app.automation import simulate_drop, wait_until
+from tests.test_imbalanced_engine import write_mixed_csv
+
+
+def imbalanced_tab(app):
+    tab = app.tabs[2]
+    app.notebook.select(tab)
+    return tab
+
+
+@pytest.fixture(scope="module")
+def transactions(tmp_path_factory):
+    return write_mixed_csv(
+        tmp_path_factory.mktemp("gui-csv") / "transactions.csv", rows=2000, positive_rate=0.05
+    )
+
+
+def load(gui, tab, path):
+    tab.frame = None
+    simulate_drop(tab.drop_zone.area, [path])
+    wait_until(gui.root, lambda: tab.frame is not None, 30, "the table")
+
+
+def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, transactions, tmp_path):
+    tab = imbalanced_tab(gui)
+    load(gui, tab, transactions)
+    assert "2,000 rows × 7 columns" in tab.file_text.get()
+    assert len(tab.preview.rows()) == 50
+    headings = [tab.preview.tree.heading(column, "text") for column in tab.preview.keys]
+    assert "amount (num)" in headings and "channel (cat)" in headings
+    assert tab.target_choice.get() == "fraud" and tab.positive_choice.get() == "fraud"
+    assert tab.balance.shown[0][0] == "fraud" and tab.balance.shown[0][1] == pytest.approx(0.05, abs=0.002)
+
+    tab.exclude_list.selection_set(0)  # transaction_id
+    for key, variable in tab.choices.items():
+        variable.set(
+            key in {("logistic_regression", "none"), ("logistic_regression", "smote"), ("dummy", "none")}
+        )
+    tab.run_button.invoke()
+    wait_until(gui.root, lambda: tab.grid_job is not None and tab.grid_job.finished, 180, "the grid")
+    rows = tab.table.rows()
+    assert [row[:2] for row in rows] == [
+        ["Logistic Regression", "none"],
+        ["Logistic Regression", "SMOTE"],
+        ["Dummy (class prior)", "none"],
+    ]
+    assert float(rows[0][2]) > 0.8 and float(rows[2][2]) == pytest.approx(0.5)
+    assert "transaction_id" not in tab.data.features.columns
+    assert tab.pages.select() == str(tab.results_page)
+    assert "never resampled" in tab.counts_text.get()
+
+    tab.table.tree.selection_set(tab.table.tree.get_children()[:2])
+    gui.root.update()
+    roc_axes = tab.curves.figure.axes[0]
+    assert len(roc_axes.get_lines()) == 3  # two configurations + the chance diagonal
+    before = tab.operating_point()["confusion_matrix"]
+    assert tab.threshold.get() == pytest.approx(tab.selected_results()[0].threshold)
+    tab.threshold_scale.set(0.9)
+    gui.root.update()
+    after = tab.operating_point()["confusion_matrix"]
+    assert after != before and after[1][1] < before[1][1]
+    assert "0.900" in tab.operating_text.get()
+
+    tab.min_precision.set("0.3")
+    tab.optimise("recall_at_precision")
+    assert tab.operating_point()["precision_minority"] > 0.2  # chosen on training folds, seen on test
+    tab.false_negative_cost.set("50")
+    tab.optimise("cost")
+    assert tab.threshold.get() < 0.5
+
+    tab.export_results(tmp_path / "results.csv")
+    tab.export_predictions(tmp_path / "predictions.csv")
+    with open(tmp_path / "results.csv") as handle:
+        exported = list(csv.DictReader(handle))
+    assert [row["method"] for row in exported] == ["none", "smote", "none"]
+    with open(tmp_path / "predictions.csv") as handle:
+        predictions = list(csv.reader(handle))
+    assert len(predictions) == 1 + 400 and predictions[0][0] == "row"
+
+    job = tab.save_selected("Fraud LR")
+    wait_until(gui.root, lambda: job.finished, 60, "the save")
+    assert tab.saved_choice.get() == "imbalanced-fraud-lr"
+    entry = gui.registry.entry("imbalanced-fraud-lr")
+    assert entry.origin == "user" and entry.record["threshold"] == pytest.approx(tab.threshold.get())
+    assert entry.record["excluded"] == ["transaction_id"] and entry.record["positive"] == "fraud"
+    fresh = write_mixed_csv(tmp_path / "next_month.csv", rows=300, seed=5)
+    job = tab.predict_csv("imbalanced-fraud-lr", fresh, tmp_path / "scored.csv")
+    wait_until(gui.root, lambda: job.finished, 60, "the predictions")
+    with open(tmp_path / "scored.csv") as handle:
+        scored = list(csv.reader(handle))
+    assert len(scored) == 301 and scored[0] == ["row", "probability", "is fraud"]
+    assert "of 300 rows flagged" in gui.status_text.get()
+    (tmp_path / "wrong.csv").write_text("amount;age\n" + "1;2\n" * 30)
+    job = tab.predict_csv("imbalanced-fraud-lr", tmp_path / "wrong.csv", tmp_path / "never.csv")
+    wait_until(
+        gui.root, lambda: any("lacks column" in window.text for window in gui.messages), 30, "a message"
+    )
+    assert not (tmp_path / "never.csv").exists()
+
+
+def test_cancel_keeps_finished_rows(gui, transactions):
+    tab = imbalanced_tab(gui)
+    load(gui, tab, transactions)
+    for key, variable in tab.choices.items():
+        variable.set(key[0] == "random_forest")
+    tab.run_button.invoke()
+    wait_until(gui.root, lambda: len(tab.results) >= 1, 120, "the first configuration")
+    tab.cancel_button.invoke()
+    wait_until(gui.root, lambda: tab.grid_job.finished, 120, "the cancel")
+    assert 1 <= len(tab.table.rows()) < 5
+    assert "Cancelled" in tab.progress_text.get()
+    assert tab.run_button.instate(["!disabled"])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02garbage\xff" * 100, "binary"),
+        ("a b\n" + "1 2\n" * 40, "single column"),
+    ],
+)
+def test_unreadable_csvs_give_a_message(gui, tmp_path, content, message):
+    tab = imbalanced_tab(gui)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    simulate_drop(tab.drop_zone.area, [path])
+    wait_until(gui.root, lambda: any(message in window.text for window in gui.messages), 30, "a message")
+    assert message in tab.file_text.get()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("x,y\n" + "1,yes\n" * 40, "only one class"),
+        ("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(60)), "3 values"),
+    ],
+)
+def test_a_bad_target_gives_a_message_when_run(gui, tmp_path, content, message):
+    tab = imbalanced_tab(gui)
+    path = tmp_path / "bad_target.csv"
+    path.write_text(content)
+    load(gui, tab, path)
+    tab.target_choice.set("y")
+    tab.target_selector.event_generate("<<ComboboxSelected>>")
+    tab.run_button.invoke()
+    wait_until(gui.root, lambda: tab.grid_job.finished, 30, "the refusal")
+    assert message in tab.progress_text.get()
+    assert tab.table.rows() == []
