@@ -10,6 +10,7 @@ No Tk here: the child imports this module.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import queue
 import traceback
@@ -22,13 +23,15 @@ POLL_SECONDS = 0.1
 class ProcessChannel:
     """What the child's target gets: `post` partial results, `report` progress, `cancelled`."""
 
-    def __init__(self, messages, stop):
+    def __init__(self, messages, stop, parent_id: int):
         self._messages = messages
         self._stop = stop
+        self._parent_id = parent_id
 
     @property
     def cancelled(self) -> bool:
-        return self._stop.is_set()
+        # A child whose app was killed stops too, at its next check.
+        return self._stop.is_set() or os.getppid() != self._parent_id
 
     def post(self, payload) -> None:
         self._messages.put(("partial", payload))
@@ -37,8 +40,8 @@ class ProcessChannel:
         self._messages.put(("progress", progress))
 
 
-def _child_main(target, arguments, messages, stop) -> None:
-    channel = ProcessChannel(messages, stop)
+def _child_main(target, arguments, messages, stop, parent_id) -> None:
+    channel = ProcessChannel(messages, stop, parent_id)
     try:
         messages.put(("done", target(*arguments, channel)))
     except TrainingCancelled:
@@ -58,7 +61,8 @@ def run_in_process(job, target, *arguments):
     # "spawn", not "fork": the parent has Tk and possibly TensorFlow threads.
     context = multiprocessing.get_context("spawn")
     messages, stop = context.Queue(), context.Event()
-    process = context.Process(target=_child_main, args=(target, arguments, messages, stop), daemon=True)
+    # Not a daemon: scikit-learn's parallel loops (n_jobs) refuse to run in daemon processes.
+    process = context.Process(target=_child_main, args=(target, arguments, messages, stop, os.getpid()))
     process.start()
     try:
         while True:

@@ -20,7 +20,11 @@ def digits_tab(app):
 
 def test_window_shows_title_menu_and_tool_tabs(gui):
     assert gui.root.title() == "Fintech ML Workbench"
-    assert [gui.notebook.tab(tab, "text") for tab in gui.notebook.tabs()] == ["Digits", "Anomaly"]
+    assert [gui.notebook.tab(tab, "text") for tab in gui.notebook.tabs()] == [
+        "Digits",
+        "Anomaly",
+        "Imbalanced",
+    ]
     labels = [gui.menu.entrycget(i, "label") for i in range(gui.menu.index("end") + 1)]
     assert labels == ["File", "Models", "Help"]
     assert digits_tab(gui).drop_zone.drop_enabled, "tkdnd must be loaded for drag and drop"

@@ -69,6 +69,17 @@ def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, t
     after = tab.operating_point()["confusion_matrix"]
     assert after != before and after[1][1] < before[1][1]
     assert "0.900" in tab.operating_text.get()
+    smote = tab.results["logistic_regression/smote"]
+    assert smote.counts_after[1] > smote.counts_before[1]
+    tab.table.tree.selection_set("logistic_regression/smote")
+    gui.root.update()
+    assert (
+        f"→ {smote.counts_after[0]:,}/{smote.counts_after[1]:,} after resampling" in tab.operating_text.get()
+    )
+    tab.table.tree.selection_set(tab.table.tree.get_children()[:2])
+    gui.root.update()
+    tab.threshold_scale.set(0.9)
+    gui.root.update()
 
     tab.min_precision.set("0.3")
     tab.optimise("recall_at_precision")

@@ -413,6 +413,8 @@ class ImbalancedTab(ToolTab):
         (true_negative, false_positive), (false_negative, true_positive) = figures["confusion_matrix"]
         self.operating_text.set(
             f"{imbalanced.MODEL_LABELS[result.model]} + {imbalanced.METHOD_LABELS[result.method]}\n"
+            f"training rows no/yes {result.counts_before[0]:,}/{result.counts_before[1]:,}"
+            f" → {result.counts_after[0]:,}/{result.counts_after[1]:,} after resampling\n"
             f"threshold {figures['threshold']:.3f} (F1-optimal on CV: {result.threshold:.3f})\n"
             f"               predicted no  predicted yes\n"
             f"actually no    {true_negative:>12,}  {false_positive:>13,}\n"
