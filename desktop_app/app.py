@@ -59,6 +59,10 @@ class WorkbenchApp:
         root.geometry("1100x760")
         root.minsize(820, 560)
         root.report_callback_exception = self.report_callback_exception
+        icon = paths.assets_dir() / "icon.png"
+        if icon.is_file():
+            self.icon = tk.PhotoImage(master=root, file=str(icon))
+            root.iconphoto(True, self.icon)
         self.jobs = JobRunner(root, self.show_error)
         self.status_text = tk.StringVar(value="Starting…")
         status_bar = ttk.Label(

@@ -7,8 +7,8 @@ import csv
 
 import pytest
 
+from bench.make_sample_assets import write_mixed_csv
 from desktop_app.automation import simulate_drop, wait_until
-from tests.test_imbalanced_engine import write_mixed_csv
 
 
 def imbalanced_tab(app):

@@ -10,41 +10,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas
 import pytest
 
+from bench.make_sample_assets import write_mixed_csv
 from training import imbalanced
 from training.errors import DatasetInvalidError, TrainingCancelled
 from training.progress import CancelToken
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def write_mixed_csv(path: Path, rows: int = 3000, positive_rate: float = 0.03, seed: int = 0) -> Path:
-    """Numeric and text columns, an ID, missing values everywhere, a rare 'fraud' class."""
-    generator = np.random.default_rng(seed)
-    amount = generator.lognormal(3, 1, rows)
-    channel = generator.choice(["web", "branch", "phone", "app"], rows)
-    country = generator.choice([f"C{index}" for index in range(30)], rows)
-    age = generator.integers(18, 90, rows).astype(float)
-    signal = 0.9 * np.log(amount) + 1.5 * (channel == "phone") - 0.03 * age
-    score = signal + generator.normal(0, 1.0, rows)
-    fraud = score > np.quantile(score, 1 - positive_rate)
-    frame = pandas.DataFrame(
-        {
-            "transaction_id": np.arange(rows),
-            "amount": amount.round(2),
-            "channel": channel,
-            "country": country,
-            "age": age,
-            "note": generator.choice(["ok", "check", "", "repeat"], rows),
-            "fraud": np.where(fraud, "fraud", "legit"),
-        }
-    )
-    for column in ("amount", "channel", "age", "note"):
-        frame.loc[generator.random(rows) < 0.05, column] = np.nan
-    frame.to_csv(path, index=False, sep=";")
-    return path
 
 
 @pytest.fixture(scope="module")

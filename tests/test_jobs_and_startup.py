@@ -67,3 +67,50 @@ def test_window_is_built_without_importing_tensorflow():
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+def run_self_test(environment: dict, root: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app", "--self-test"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=environment,
+    )
+
+
+def test_self_test_checks_every_tool_and_the_window(tmp_path):
+    import os
+
+    completed = run_self_test({**os.environ, "FINTECH_USER_DIR": str(tmp_path)})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = completed.stdout.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("PASS")] == [
+        "models",
+        "digits",
+        "anomaly",
+        "imbalanced",
+        "window",
+    ]
+    assert "wrote anomaly-digits-7-" in completed.stdout and lines[-1] == "self-test passed"
+    assert not any(tmp_path.iterdir()), "the self-test must not touch the user's folder"
+
+
+def test_self_test_fails_loudly_on_a_damaged_install(tmp_path):
+    """A copy of the install with one model file changed: exit status 1 and a FAIL line."""
+    import os
+    import shutil
+
+    install = tmp_path / "install"
+    shutil.copytree(REPO_ROOT / "models", install / "models")
+    shutil.copytree(REPO_ROOT / "assets", install / "assets")
+    shutil.copytree(REPO_ROOT / "training", install / "training")
+    shutil.copytree(REPO_ROOT / "desktop_app", install / "desktop_app")
+    with open(install / "models" / "digits-mlp.keras", "ab") as model_file:
+        model_file.write(b"tampered")
+    environment = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
+    completed = run_self_test({**environment, "FINTECH_USER_DIR": str(tmp_path / "user")}, install)
+    assert completed.returncode == 1
+    assert "FAIL models" in completed.stdout and "digits-mlp.keras" in completed.stdout
+    assert "SKIP window" in completed.stdout and "self-test FAILED" in completed.stdout
