@@ -1,0 +1,103 @@
+"""Error Level Analysis, JPEG quality estimation and the trust pre-check on crafted images."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training import forgery, images, paths
+
+PHOTOS = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
+
+
+def jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    buffer.seek(0)
+    return Image.open(buffer)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [Image.open(path).convert("RGB") for path in PHOTOS[:2]]
+
+
+def pasted_region_mask(shape, top: int, left: int, size: int) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    mask[top + 8 : top + size - 8, left + 8 : left + size - 8] = True  # away from blocky edges
+    return mask
+
+
+def test_a_region_pasted_from_another_photo_lights_up_and_uniform_compression_does_not(photos):
+    """Tampered: the host went through the camera's JPEG (quality 80), then a patch was pasted
+    off the 8×8 grid and the whole saved at 95, as editors do. Control: the same composite with
+    every pixel through the same two compressions. Only the tampered file's patch stands out."""
+    host, donor = photos
+    patch, position = donor.crop((100, 100, 228, 228)), (97, 161)
+    camera = jpeg(host, 80).convert("RGB")
+    camera.paste(patch, position)
+    tampered = jpeg(camera, 95)
+    same_history = host.copy()
+    same_history.paste(patch, position)
+    uniform = jpeg(jpeg(same_history, 80).convert("RGB"), 95)
+    mask = pasted_region_mask((host.height, host.width), 161, 97, 128)
+    settings = forgery.ElaSettings(scaling="gain", gain=20)
+    lit = forgery.error_level_analysis(tampered, settings).mean(axis=2)
+    flat = forgery.error_level_analysis(uniform, settings).mean(axis=2)
+    assert lit[mask].mean() > 2.5 * flat[mask].mean()
+    assert lit[~mask].mean() == pytest.approx(flat[~mask].mean(), rel=0.35)
+    assert lit[mask].mean() / lit[~mask].mean() > 2 * flat[mask].mean() / flat[~mask].mean()
+
+
+def test_ela_is_native_resolution_rgb_whatever_the_mode(photos):
+    for mode in ("L", "RGBA", "CMYK", "P"):
+        converted = photos[0].convert(mode)
+        ela = forgery.error_level_analysis(converted)
+        assert ela.shape == (photos[0].height, photos[0].width, 3) and ela.dtype == np.uint8
+    assert forgery.error_level_analysis(photos[0]).max() == 255  # "max" scaling fills the range
+
+
+@pytest.mark.parametrize("quality", [30, 50, 65, 75, 85, 90, 95, 100])
+def test_jpeg_quality_is_read_from_the_quantisation_tables(photos, tmp_path, quality):
+    path = tmp_path / f"q{quality}.jpg"
+    photos[0].save(path, "JPEG", quality=quality)
+    assert forgery.estimate_jpeg_quality(Image.open(path)) == quality
+
+
+def test_png_gets_the_trust_warning_and_a_camera_jpeg_does_not(photos, tmp_path):
+    png = tmp_path / "photo.png"
+    photos[0].save(png)
+    facts = forgery.photo_facts(png, images.open_image(png))
+    assert facts.format == "PNG" and facts.jpeg_quality is None
+    assert any("without JPEG compression" in warning for warning in forgery.trust_warnings(facts))
+    camera = tmp_path / "camera.jpg"
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 5D"  # Make, Model
+    photos[0].resize((480, 320)).save(camera, "JPEG", quality=88, exif=exif)
+    facts = forgery.photo_facts(camera, images.open_image(camera))
+    assert facts.jpeg_quality == 88 and facts.exif["Make"] == "Canon"
+    assert forgery.trust_warnings(facts) == []
+    assert len(facts.sha256) == 64 and len(facts.average_hash) == 16
+
+
+def test_low_quality_tiny_and_screenshot_sized_files_are_flagged(photos, tmp_path):
+    cases = {
+        "low.jpg": (photos[0], 40, "strong re-compression"),
+        "tiny.jpg": (photos[0].resize((120, 80)), 90, "too small"),
+        "screen.jpg": (photos[0].resize((1920, 1080)), 90, "screenshot"),
+        "resized.jpg": (photos[0].resize((473, 311)), 90, "resized"),
+    }
+    for name, (image, quality, expected) in cases.items():
+        image.save(tmp_path / name, "JPEG", quality=quality)
+        facts = forgery.photo_facts(tmp_path / name, images.open_image(tmp_path / name))
+        assert any(expected in warning for warning in forgery.trust_warnings(facts)), name
+
+
+def test_ela_settings_are_validated():
+    with pytest.raises(ValueError, match="quality"):
+        forgery.ElaSettings(quality=0)
+    with pytest.raises(ValueError, match="scaling"):
+        forgery.ElaSettings(scaling="log")
