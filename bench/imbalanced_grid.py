@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from bench.digits_bench import table
+from bench.responsiveness import EventLoopDelays
 
 
 def main() -> None:
@@ -41,21 +41,11 @@ def main() -> None:
     wait_until(root, lambda: tab.frame is not None, 60, "the CSV")
     for (model, _method), variable in tab.choices.items():
         variable.set(model in (*imbalanced.MODELS, "dummy"))
-    delays: list[float] = []
-    expected = [time.perf_counter() + 0.01]
-
-    def heartbeat() -> None:
-        now = time.perf_counter()
-        delays.append(now - expected[0])
-        expected[0] = now + 0.01
-        root.after(10, heartbeat)
-
-    root.after(10, heartbeat)
+    delays = EventLoopDelays(root)
     started = time.perf_counter()
     tab.run_button.invoke()
     wait_until(root, lambda: tab.grid_job is not None and tab.grid_job.finished, 3600, "the grid")
     elapsed = time.perf_counter() - started
-    delays.sort()
     results = list(tab.results.values())
     rows = []
     for result in sorted(results, key=lambda result: -result.ranking["pr_auc"]):
@@ -106,8 +96,7 @@ def main() -> None:
             [f"{len(results)} configurations, wall clock", f"{elapsed / 60:.1f} min", "≤ 10 min"],
             [
                 "Tk event loop delay during the grid (10 ms heartbeat)",
-                f"median {statistics.median(delays) * 1000:.1f} ms, p99 "
-                f"{delays[int(0.99 * (len(delays) - 1))] * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms",
+                delays.summary(),
                 "responsive",
             ],
             [

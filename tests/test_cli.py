@@ -21,7 +21,7 @@ def run_cli(*arguments: str) -> subprocess.CompletedProcess:
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         env={**os.environ},
     )
 

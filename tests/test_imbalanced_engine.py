@@ -4,15 +4,13 @@ positives), bad CSVs, threshold rules, and the `python -m training imbalanced` c
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.make_sample_assets import write_mixed_csv
+from tests.test_cli import run_cli
 from training import imbalanced
 from training.errors import DatasetInvalidError, TrainingCancelled
 from training.progress import CancelToken
@@ -122,17 +120,6 @@ def test_cancel_stops_the_grid(mixed_csv):
             data, ["logistic_regression"], imbalanced.METHODS, cancel=token, on_result=cancel_after_first
         )
     assert len(done) == 1
-
-
-def run_cli(*arguments):
-    return subprocess.run(
-        [sys.executable, "-m", "training", *arguments],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ},
-    )
 
 
 def test_cli_json_contract_on_bank_marketing():
