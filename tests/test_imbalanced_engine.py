@@ -165,3 +165,26 @@ def test_cli_errors_are_clean(tmp_path):
     completed = run_cli("imbalanced", "--csv", str(tmp_path / "one.csv"), "--target", "y")
     assert completed.returncode == 1 and "only one class" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_saved_model_scores_new_rows_from_the_command_line(mixed_csv, tmp_path):
+    from training.registry import ModelRegistry
+
+    frame = imbalanced.read_table(mixed_csv)
+    problem = imbalanced.Problem("fraud", "fraud", ("transaction_id",))
+    data = imbalanced.prepare(frame, problem)
+    _parts, (result,) = imbalanced.run_grid(data, ["logistic_regression"], ["none"])
+    entry = imbalanced.save_configuration(result, data, problem, 0.3, "CLI fraud", ModelRegistry(), mixed_csv)
+    assert entry.name == "imbalanced-cli-fraud" and entry.record["threshold"] == 0.3
+    fresh = write_mixed_csv(tmp_path / "fresh.csv", rows=200, seed=9)
+    completed = run_cli("predict", "imbalanced", str(fresh), "--model", "cli-fraud", "--json")
+    assert completed.returncode == 0, completed.stderr
+    lines = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [line["row"] for line in lines] == list(range(200))
+    predictor = imbalanced.TabularPredictor.load(entry.name)
+    probabilities, flagged = predictor.predict(imbalanced.read_table(fresh))
+    assert [line["probability"] for line in lines] == pytest.approx(probabilities.tolist())
+    assert [line["flagged"] for line in lines] == flagged.tolist() and lines[0]["positive"] == "fraud"
+    (tmp_path / "short.csv").write_text("amount;age\n" + "1;2\n" * 30)
+    completed = run_cli("predict", "imbalanced", str(tmp_path / "short.csv"), "--model", "cli-fraud")
+    assert completed.returncode == 1 and "lacks column" in completed.stderr

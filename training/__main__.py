@@ -139,6 +139,30 @@ def command_imbalanced(arguments) -> int:
     return 0
 
 
+def predict_tables(arguments) -> int:
+    """Score every row of each CSV with a model saved from the Imbalanced tab: one JSON
+    object (or table line) per row."""
+    from training import imbalanced
+
+    if not arguments.model:
+        print(
+            "error: predict imbalanced needs --model NAME (a model saved from the Imbalanced tab)",
+            file=sys.stderr,
+        )
+        return 2
+    predictor = imbalanced.TabularPredictor.load(imbalanced.model_name(arguments.model))
+    positive = predictor.entry.record["positive"]
+    for path in arguments.paths:
+        probabilities, flagged = predictor.predict(imbalanced.read_table(path))
+        for row, (probability, flag) in enumerate(zip(probabilities, flagged, strict=True)):
+            if arguments.json:
+                answer = {"path": path, "row": row, "probability": float(probability), "flagged": bool(flag)}
+                print(json.dumps({**answer, "positive": positive}))
+            else:
+                print(f"{path}:{row}  {probability:.4f}  {'is ' + positive if flag else ''}")
+    return 0
+
+
 def split_list(text: str | None) -> list[str]:
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
@@ -191,6 +215,9 @@ def command_evaluate(arguments) -> int:
 
 def command_predict(arguments) -> int:
     from training.images import expand_paths
+
+    if arguments.tool == "imbalanced":
+        return predict_tables(arguments)
 
     paths = expand_paths(arguments.paths)
     if not paths:
@@ -353,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=command_evaluate)
 
     predict = commands.add_parser("predict", help="predict for image files or folders")
-    predict.add_argument("tool", choices=("digits", "anomaly"))
+    predict.add_argument("tool", choices=("digits", "anomaly", "imbalanced"))
     predict.add_argument("paths", nargs="+", metavar="PATH")
     predict.add_argument(
         "--model",
