@@ -1,6 +1,6 @@
-"""Take the README's screenshot: the real app under Xvfb after dropping the sample digits.
+"""Take the README's screenshots: the real app under Xvfb after dropping the samples.
 
-xvfb-run -a -s "-screen 0 1280x900x24" python -m bench.screenshot [OUTPUT.png]
+xvfb-run -a -s "-screen 0 1280x900x24" python -m bench.screenshot [digits|anomaly|imbalanced ...]
 """
 
 from __future__ import annotations
@@ -8,35 +8,85 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 from PIL import ImageGrab
+
+
+def show_digits(app, root) -> None:
+    from desktop_app.automation import simulate_drop, wait_until
+
+    tab = app.tabs[0]
+    tab.start_loading()
+    wait_until(root, lambda: "digits-cnn" in tab.predictors, 120, "the model")
+    samples = digit_samples()
+    simulate_drop(tab.drop_zone.area, samples)
+    wait_until(root, lambda: len(tab.results.rows()) == len(samples), 60, "the predictions")
+    tab.results.tree.selection_set(str(samples[3]))
+
+
+def show_anomaly(app, root) -> None:
+    from desktop_app.automation import simulate_drop, wait_until
+    from training import paths
+
+    tab = app.tabs[1]
+    app.notebook.select(tab)
+    tab.start_loading()
+    wait_until(root, lambda: tab.predictor is not None, 120, "the model")
+    photos = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))[:2]
+    simulate_drop(tab.drop_zone.area, [*digit_samples()[:6], *photos])
+    wait_until(root, lambda: len(tab.results.rows()) == 8, 60, "the verdicts")
+    tab.score_test_set()
+    wait_until(root, lambda: tab.batch is not None, 120, "the test set")
+    tab.show_page(tab.histogram_page)
+
+
+def show_imbalanced(app, root) -> None:
+    from desktop_app.automation import simulate_drop, wait_until
+    from training import imbalanced, paths
+
+    tab = app.tabs[2]
+    app.notebook.select(tab)
+    simulate_drop(tab.drop_zone.area, [paths.data_dir() / imbalanced.DEFAULT_CSV])
+    wait_until(root, lambda: tab.frame is not None, 60, "the CSV")
+    for (model, method), variable in tab.choices.items():
+        variable.set(
+            model in ("logistic_regression", "hist_gradient_boosting", "dummy")
+            and method in ("none", "smote")
+        )
+    tab.run_button.invoke()
+    wait_until(root, lambda: tab.grid_job is not None and tab.grid_job.finished, 600, "the grid")
+    tab.table.tree.selection_set(tab.table.tree.get_children()[:3])
+
+
+def digit_samples():
+    from training import paths
+
+    return sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
+
+
+SCENES = {"digits": show_digits, "anomaly": show_anomaly, "imbalanced": show_imbalanced}
 
 
 def main() -> None:
     os.environ.setdefault("FINTECH_USER_DIR", tempfile.mkdtemp())
     from desktop_app.app import WorkbenchApp, create_root
-    from desktop_app.automation import simulate_drop, wait_until
     from training import paths
 
-    output = Path(sys.argv[1]) if len(sys.argv) > 1 else paths.assets_dir() / "screenshot-digits.png"
-    samples = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
-    root = create_root()
-    app = WorkbenchApp(root)
-    root.geometry("1100x720+0+0")
-    tab = app.tabs[0]
-    tab.start_loading()
-    wait_until(root, lambda: "digits-cnn" in tab.predictors, 120, "the model")
-    simulate_drop(tab.drop_zone.area, samples)
-    wait_until(root, lambda: len(tab.results.rows()) == len(samples), 60, "the predictions")
-    tab.results.tree.selection_set(str(samples[3]))
-    for _ in range(20):
-        root.update()
-    # The menu bar is a window of its own above the root's client area: start at the top.
-    x, top, bottom = root.winfo_rootx(), root.winfo_y(), root.winfo_rooty() + root.winfo_height()
-    ImageGrab.grab(bbox=(x, top, x + root.winfo_width(), bottom), xdisplay=os.environ["DISPLAY"]).save(output)
-    print(output)
-    root.destroy()
+    for name in sys.argv[1:] or list(SCENES):
+        root = create_root()
+        app = WorkbenchApp(root)
+        root.geometry("1100x760+0+0")
+        SCENES[name](app, root)
+        for _ in range(40):
+            root.update()
+        # The menu bar is a window of its own above the root's client area: start at the top.
+        x, top, bottom = root.winfo_rootx(), root.winfo_y(), root.winfo_rooty() + root.winfo_height()
+        output = paths.assets_dir() / f"screenshot-{name}.png"
+        ImageGrab.grab(bbox=(x, top, x + root.winfo_width(), bottom), xdisplay=os.environ["DISPLAY"]).save(
+            output
+        )
+        print(output)
+        app.quit()
 
 
 if __name__ == "__main__":

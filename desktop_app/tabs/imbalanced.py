@@ -138,7 +138,7 @@ class ImbalancedTab(ToolTab):
 
     # Results page --------------------------------------------------------------------------------
     def _build_results_page(self) -> None:
-        self.table = ResultsTable(self.results_page, RESULT_COLUMNS, height=6, horizontal_scroll=True)
+        self.table = ResultsTable(self.results_page, RESULT_COLUMNS, height=5, horizontal_scroll=True)
         self.table.pack(fill="x")
         self.table.tree.configure(selectmode="extended")
         self.table.tree.bind("<<TreeviewSelect>>", lambda _event: self._selection_changed())
@@ -162,10 +162,11 @@ class ImbalancedTab(ToolTab):
         body = ttk.Frame(self.results_page)
         body.pack(fill="both", expand=True, pady=(4, 0))
         self.curves = None
+        # The operating point is packed first so that it keeps its width; the curves get the rest.
+        side = ttk.LabelFrame(body, text="Operating point (test split)", padding=4)
+        side.pack(side="right", fill="y", padx=(6, 0))
         self.curves_holder = ttk.Frame(body)
         self.curves_holder.pack(side="left", fill="both", expand=True)
-        side = ttk.LabelFrame(body, text="Operating point (test split)", padding=4)
-        side.pack(side="left", fill="y", padx=(6, 0))
         self.threshold_scale = ttk.Scale(
             side, from_=0.0, to=1.0, variable=self.threshold, command=lambda _value: self._threshold_moved()
         )
@@ -384,7 +385,7 @@ class ImbalancedTab(ToolTab):
         if self.curves is None:
             from desktop_app.widgets.plot_panel import PlotPanel
 
-            self.curves = PlotPanel(self.curves_holder, 6.0, 2.6)
+            self.curves = PlotPanel(self.curves_holder, 5.6, 2.6)
             self.curves.pack(fill="both", expand=True)
         figure = self.curves.clear()
         roc_axes, pr_axes = figure.subplots(1, 2)
@@ -413,15 +414,16 @@ class ImbalancedTab(ToolTab):
         (true_negative, false_positive), (false_negative, true_positive) = figures["confusion_matrix"]
         self.operating_text.set(
             f"{imbalanced.MODEL_LABELS[result.model]} + {imbalanced.METHOD_LABELS[result.method]}\n"
-            f"training rows no/yes {result.counts_before[0]:,}/{result.counts_before[1]:,}"
-            f" → {result.counts_after[0]:,}/{result.counts_after[1]:,} after resampling\n"
+            f"train no/yes {result.counts_before[0]:,}/{result.counts_before[1]:,}"
+            f" → {result.counts_after[0]:,}/{result.counts_after[1]:,} resampled\n"
             f"threshold {figures['threshold']:.3f} (F1-optimal on CV: {result.threshold:.3f})\n"
             f"               predicted no  predicted yes\n"
             f"actually no    {true_negative:>12,}  {false_positive:>13,}\n"
             f"actually yes   {false_negative:>12,}  {true_positive:>13,}\n"
-            f"precision {figures['precision_minority']:.3f}  recall {figures['recall_minority']:.3f}\n"
-            f"F1 {figures['f1_minority']:.3f}  balanced accuracy {figures['balanced_accuracy']:.3f}\n"
-            f"MCC {figures['mcc']:.3f}  G-mean {figures['gmean']:.3f}  accuracy {figures['accuracy']:.3f}"
+            f"precision {figures['precision_minority']:.3f}  recall {figures['recall_minority']:.3f}"
+            f"  F1 {figures['f1_minority']:.3f}\n"
+            f"bal. acc. {figures['balanced_accuracy']:.3f}  MCC {figures['mcc']:.3f}  G-mean {figures['gmean']:.3f}"
+            f"  acc. {figures['accuracy']:.3f}"
         )
 
     def operating_point(self) -> dict:
