@@ -73,9 +73,7 @@ def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, t
     assert smote.counts_after[1] > smote.counts_before[1]
     tab.table.tree.selection_set("logistic_regression/smote")
     gui.root.update()
-    assert (
-        f"→ {smote.counts_after[0]:,}/{smote.counts_after[1]:,} after resampling" in tab.operating_text.get()
-    )
+    assert f"→ {smote.counts_after[0]:,}/{smote.counts_after[1]:,} resampled" in tab.operating_text.get()
     tab.table.tree.selection_set(tab.table.tree.get_children()[:2])
     gui.root.update()
     tab.threshold_scale.set(0.9)
