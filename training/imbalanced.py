@@ -208,7 +208,7 @@ def prepare(frame, problem: Problem) -> PreparedData:
     categorical = [name for name in features.columns if name not in numeric]
     features = features.copy()
     for name in categorical:
-        features[name] = features[name].astype("string").astype(object).where(features[name].notna(), np.nan)
+        features[name] = as_categories(features[name])
     return PreparedData(
         features.reset_index(drop=True),
         labels,
@@ -217,6 +217,12 @@ def prepare(frame, problem: Problem) -> PreparedData:
         int((~labelled).sum()),
         np.flatnonzero(labelled.to_numpy()),
     )
+
+
+def as_categories(column):
+    """A categorical column as Python strings with NaN for missing, in training and prediction
+    alike (integers and strings must not become different categories)."""
+    return column.astype("string").astype(object).where(column.notna(), np.nan)
 
 
 def _matching_value(values: list, wanted):
@@ -368,12 +374,22 @@ def resampled_counts(pipeline, features, labels) -> tuple[list[int], list[int]]:
     before = np.bincount(labels, minlength=2).tolist()
     if "resample" not in pipeline.named_steps:
         return before, before
+    from sklearn.base import clone
+    from sklearn.utils.validation import check_memory
+
     position = [name for name, _step in pipeline.steps].index("resample")
     transformed = features
     for _name, step in pipeline.steps[:position]:
         transformed = step.transform(transformed) if hasattr(step, "transform") else transformed
-    _, resampled = pipeline.named_steps["resample"].fit_resample(transformed, labels)
-    return before, np.bincount(resampled, minlength=2).tolist()
+    # Through the pipeline's cache: within a grid every model of a method shares the answer,
+    # instead of running SMOTE+Tomek once more on the whole training part per model.
+    count = check_memory(pipeline.memory).cache(_counts_after_resampling)
+    return before, count(clone(pipeline.named_steps["resample"]), transformed, labels)
+
+
+def _counts_after_resampling(sampler, features, labels) -> list[int]:
+    _, resampled = sampler.fit_resample(features, labels)
+    return np.bincount(resampled, minlength=2).tolist()
 
 
 # Metrics and thresholds ---------------------------------------------------------------------
@@ -624,6 +640,18 @@ def run_grid(
     is done (the GUI fills its table from it)."""
     grid = configurations(models, methods)
     parts = split(data, settings)
+    return parts, evaluate_grid(data, parts, grid, settings, report, cancel, on_result)
+
+
+def evaluate_grid(
+    data: PreparedData,
+    parts: Split,
+    grid: Sequence[tuple[str, str]],
+    settings: GridSettings,
+    report: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+    on_result: Callable[[ConfigurationResult], None] | None = None,
+) -> list[ConfigurationResult]:
     results = []
     started = time.perf_counter()
     with resampling_cache() as memory:
@@ -646,7 +674,7 @@ def run_grid(
             if on_result is not None:
                 on_result(result)
     report(Progress("grid", len(grid), len(grid), "done", elapsed_seconds=time.perf_counter() - started))
-    return parts, results
+    return results
 
 
 def run_configurations(frame, problem: Problem, chosen, settings: GridSettings, scratch_dir, channel):
@@ -659,19 +687,15 @@ def run_configurations(frame, problem: Problem, chosen, settings: GridSettings, 
     channel.post(data)
     parts = split(data, settings)
     channel.post(parts)
-    with resampling_cache() as memory:
-        for position, (model, method) in enumerate(chosen):
-            if channel.cancelled:
-                raise TrainingCancelled()
-            label = f"{MODEL_LABELS[model]} + {METHOD_LABELS[method]}"
-            channel.report(Progress("grid", position, len(chosen), label))
-            result = evaluate_configuration(model, method, data, parts, settings, channel, memory)
-            result.pipeline.set_params(memory=None)
-            result.pipeline_file = Path(scratch_dir) / f"{model}-{method}.joblib"
-            joblib.dump(result.pipeline, result.pipeline_file)
-            result.pipeline = None
-            channel.post(result)
-    channel.report(Progress("grid", len(chosen), len(chosen), "done"))
+
+    def send(result: ConfigurationResult) -> None:
+        result.pipeline.set_params(memory=None)
+        result.pipeline_file = Path(scratch_dir) / f"{result.model}-{result.method}.joblib"
+        joblib.dump(result.pipeline, result.pipeline_file)
+        result.pipeline = None
+        channel.post(result)
+
+    evaluate_grid(data, parts, chosen, settings, channel.report, channel, send)
 
 
 @contextlib.contextmanager
@@ -785,9 +809,7 @@ class TabularPredictor:
         features = frame[list(self.columns)].copy()
         for name, kind in self.columns.items():
             if kind == "categorical":
-                features[name] = (
-                    features[name].astype("string").astype(object).where(features[name].notna(), np.nan)
-                )
+                features[name] = as_categories(features[name])
             else:
                 features[name] = _numbers(features[name], name)
         probabilities = self.pipeline.predict_proba(features)[:, 1]
