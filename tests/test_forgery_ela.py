@@ -101,3 +101,23 @@ def test_ela_settings_are_validated():
         forgery.ElaSettings(quality=0)
     with pytest.raises(ValueError, match="scaling"):
         forgery.ElaSettings(scaling="log")
+
+
+def test_xmp_fields_are_read_and_editing_software_is_named(tmp_path):
+    packet = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
+        b'xmp:CreatorTool="Adobe Photoshop 25.0" xmp:ModifyDate="2026-01-02T03:04:05">'
+        b"<dc:format>image/jpeg</dc:format></rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    path = tmp_path / "edited.jpg"
+    Image.new("RGB", (320, 320), "gray").save(path, quality=90, xmp=packet)
+    facts = forgery.photo_facts(path, images.open_image(path))
+    assert facts.xmp == {
+        "xmp:CreatorTool": "Adobe Photoshop 25.0",
+        "xmp:ModifyDate": "2026-01-02T03:04:05",
+        "dc:format": "image/jpeg",
+    }
+    assert any("Adobe Photoshop 25.0" in warning for warning in forgery.trust_warnings(facts))
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (320, 320), "gray").save(plain, quality=90)
+    assert forgery.photo_facts(plain, images.open_image(plain)).xmp == {}

@@ -88,6 +88,47 @@ def command_train_anomaly(arguments) -> int:
     return 0
 
 
+def command_train_forgery(arguments) -> int:
+    from training import forgery_training, paths
+    from training.registry import ModelRegistry
+
+    data_dir = paths.data_dir(arguments.data_dir)
+    photos = arguments.photos or data_dir / "casia1"
+    extra = arguments.extra_photos or data_dir / "bsds500"
+    settings = {
+        "epochs": arguments.epochs,
+        "synthetic_pairs": arguments.synthetic_pairs if extra.is_dir() else 0,
+        "resaved_copies": arguments.resaved_copies,
+        "batch_size": arguments.batch_size,
+    }
+    config = forgery_training.ForgeryTrainingConfig(
+        backbone=arguments.backbone,
+        seed=arguments.seed,
+        imagenet_weights=arguments.imagenet,
+        **{key: value for key, value in settings.items() if value is not None},
+    )
+    registry = ModelRegistry(bundled_dir=arguments.models_dir) if arguments.models_dir else ModelRegistry()
+    entry, metrics = forgery_training.train_and_save(
+        photos,
+        config,
+        registry,
+        bundle=bool(arguments.models_dir),
+        report=print_progress,
+        extra_photos_directory=extra if extra.is_dir() else None,
+        test_directory=arguments.test_dir,
+    )
+    for part, figures in metrics.items():
+        overall, matched = figures["overall"], figures["quality_matched"]
+        line = f"{part:>14}: ROC AUC {overall.get('roc_auc', float('nan')):.4f}, accuracy {overall['accuracy']:.4f}"
+        if matched:
+            line += f"; quality-matched ROC AUC {matched.get('roc_auc', float('nan')):.4f}"
+        if figures.get("pixel_auc_mean") is not None:
+            line += f"; pixel AUC {figures['pixel_auc_mean']:.4f}"
+        print(line)
+    print(f"{entry.name}: saved to {entry.path} ({entry.origin})")
+    return 0
+
+
 def command_imbalanced(arguments) -> int:
     from training import imbalanced, paths
 
@@ -223,7 +264,12 @@ def command_predict(arguments) -> int:
     if not paths:
         print("No input files.", file=sys.stderr)
         return 2
-    if arguments.tool == "anomaly":
+    if arguments.tool == "forgery":
+        from training import forgery
+
+        predict = forgery.ForgeryPredictor.load(arguments.model or forgery.DEFAULT_MODEL).predict_file
+        header, row = ("tampered", "threshold", "verdict"), forgery_row
+    elif arguments.tool == "anomaly":
         from training import anomaly
 
         predict = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL).predict_file
@@ -268,6 +314,12 @@ def anomaly_row(prediction) -> tuple[str, str, str]:
     score = "" if prediction.score is None else f"{prediction.score:.3f}"
     threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
     return (score, threshold, verdict)
+
+
+def forgery_row(prediction) -> tuple[str, str, str]:
+    probability = "" if prediction.tampered_probability is None else f"{prediction.tampered_probability:.3f}"
+    threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
+    return (probability, threshold, prediction.label or prediction.status)
 
 
 def command_models(arguments) -> int:
@@ -348,6 +400,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_anomaly.set_defaults(handler=command_train_anomaly)
 
+    forgery_parser = commands.add_parser(
+        "forgery", parents=[data_dir], help="train a forgery classifier on real/tampered photos"
+    )
+    forgery_parser.add_argument(
+        "--photos",
+        type=Path,
+        help="folder with Au/+Sp/ or real/+fake/ (default: casia1 in the data directory)",
+    )
+    forgery_parser.add_argument(
+        "--extra-photos",
+        type=Path,
+        help="untampered photos to splice for training and the generalisation test (default: bsds500)",
+    )
+    forgery_parser.add_argument("--test-dir", type=Path, help="a labelled folder for final figures only")
+    forgery_parser.add_argument("--backbone", choices=("blocks", "resnet50"), default="blocks")
+    forgery_parser.add_argument("--epochs", type=int)
+    forgery_parser.add_argument("--batch-size", type=int)
+    forgery_parser.add_argument("--synthetic-pairs", type=int, help="0: CASIA-like photos only")
+    forgery_parser.add_argument("--resaved-copies", type=int)
+    forgery_parser.add_argument("--seed", type=int, default=0)
+    forgery_parser.add_argument(
+        "--imagenet",
+        action="store_true",
+        help="resnet50: start from ImageNet weights (needs them downloaded)",
+    )
+    forgery_parser.add_argument("--models-dir", type=Path, help="write into this bundled-models folder")
+    forgery_parser.set_defaults(handler=command_train_forgery)
+
     from training import imbalanced
 
     imbalanced_parser = commands.add_parser(
@@ -380,11 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=command_evaluate)
 
     predict = commands.add_parser("predict", help="predict for image files or folders")
-    predict.add_argument("tool", choices=("digits", "anomaly", "imbalanced"))
+    predict.add_argument("tool", choices=("digits", "anomaly", "forgery", "imbalanced"))
     predict.add_argument("paths", nargs="+", metavar="PATH")
     predict.add_argument(
         "--model",
-        help="digits: cnn (default), mlp or a model name; anomaly: a model name (default anomaly-all-digits)",
+        help="digits: cnn (default), mlp or a model name; anomaly: a model name (default anomaly-all-digits); forgery: a model name "
+        "(default forgery-blocks)",
     )
     predict.add_argument("--json", action="store_true", help="one JSON object per input line")
     predict.add_argument(

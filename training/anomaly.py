@@ -20,7 +20,7 @@ import numpy as np
 from training.datasets import MnistData, validation_split
 from training.digits import IMAGE_SIZE, scale_pixels
 from training.errors import TrainingCancelled
-from training.keras_setup import import_keras, run_model, seed_everything
+from training.keras_setup import import_keras, load_verified_model, run_model, seed_everything
 from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 ARCHITECTURES = ("dense-bottleneck", "seed")
@@ -569,12 +569,7 @@ class AnomalyPredictor:
 
     @classmethod
     def load(cls, name: str = ALL_DIGITS_MODEL, registry=None) -> AnomalyPredictor:
-        from training.registry import ModelRegistry
-
-        registry = registry or ModelRegistry()
-        path, entry = registry.verified_path(name)
-        autoencoder = import_keras().saving.load_model(path, safe_mode=True, compile=False)
-        predictor = cls(autoencoder, entry)
+        predictor = cls(*load_verified_model(name, registry))
         predictor.score_pixels(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.uint8))  # warm up
         return predictor
 

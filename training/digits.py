@@ -12,7 +12,13 @@ import numpy as np
 from training import augment
 from training.datasets import MnistData, validation_split
 from training.errors import TrainingCancelled
-from training.keras_setup import import_keras, progress_callback, run_model, seed_everything
+from training.keras_setup import (
+    import_keras,
+    load_verified_model,
+    progress_callback,
+    run_model,
+    seed_everything,
+)
 from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 IMAGE_SIZE = 28
@@ -539,13 +545,7 @@ class DigitsPredictor:
 
     @classmethod
     def load(cls, name: str = DEFAULT_MODEL, registry=None) -> DigitsPredictor:
-        from training.registry import ModelRegistry
-
-        registry = registry or ModelRegistry()
-        path, entry = registry.verified_path(name)
-        keras = import_keras()
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-        predictor = cls(model, entry)
+        predictor = cls(*load_verified_model(name, registry))
         predictor.predict_pixels(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.uint8))  # warm up
         return predictor
 

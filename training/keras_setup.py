@@ -23,6 +23,15 @@ def import_keras():
         return keras
 
 
+def load_verified_model(name: str, registry=None):
+    """(Keras model, registry entry) for the model in use under `name`, after its sha256
+    check; loaded in safe mode (no code from the file runs) and uncompiled."""
+    from training.registry import ModelRegistry
+
+    path, entry = (registry or ModelRegistry()).verified_path(name)
+    return import_keras().saving.load_model(path, safe_mode=True, compile=False), entry
+
+
 def run_model(model, inputs, batch_size: int = 500):
     """Outputs of `model` for a batch: the compiled predict step for a few images (about
     1 ms for one image, against 7 ms for an eager call and more for `predict`), batched

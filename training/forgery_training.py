@@ -1,0 +1,631 @@
+"""Training and evaluating the forgery classifiers.
+
+Default model: a small fully convolutional network over per-block multi-quality ELA
+(`forgery.block_features`). It predicts, for every 8×8 block, whether the block was pasted in
+(trained on the tampered-region masks where the dataset has them), and the image score is
+read off that block map. The map is the localisation heatmap, and because the image score
+has to come from a region, the network cannot simply learn how a file was saved.
+
+Parity model: the reference's ResNet50 head (global average pooling, batch norm, dense +
+dropout) on the ELA image resized for the network, weights from scratch (or ImageNet when
+the user has them).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from training import forgery, forgery_data
+from training.errors import TrainingCancelled
+from training.keras_setup import import_keras
+from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+
+BACKBONES = ("blocks", "resnet50")
+
+
+@dataclass(frozen=True)
+class ForgeryTrainingConfig:
+    backbone: str = "blocks"
+    epochs: int = 36
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    validation_fraction: float = 0.2
+    resaved_copies: int = 1  # extra copies of each photo re-saved at a common random quality
+    synthetic_pairs: int = 1400  # pairs spliced from the training share of the extra photos
+    held_out_photo_fraction: float = 0.3  # extra photos kept for the generalisation test only
+    seed: int = 0
+    imagenet_weights: bool = False
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch size must be at least 1")
+        if not 0 < self.validation_fraction < 0.5:
+            raise ValueError("validation_fraction must be between 0 and 0.5")
+
+
+@dataclass
+class Example:
+    """One photo as the network sees it: landscape block features and block targets."""
+
+    features: np.ndarray  # (rows, columns, channels)
+    block_target: np.ndarray  # (rows, columns) tampered share of each block
+    block_weight: float  # 0 when the tampered region is unknown (no mask)
+    tampered: bool
+    path: str
+    quality_matched: bool
+
+
+def block_target(mask: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    block = forgery.BLOCK
+    cut = mask[: rows * block, : columns * block].astype(np.float32)
+    return cut.reshape(rows, block, columns, block).mean(axis=(1, 3))
+
+
+def make_example(photo: forgery_data.LabelledPhoto, resave_quality: int | None = None) -> Example:
+    from training import images
+
+    image = images.to_rgb(images.open_image(photo.path))
+    if resave_quality is not None:
+        image = forgery.jpeg_roundtrip(image, resave_quality)
+    features = forgery.block_features(image)
+    rows, columns = features.shape[:2]
+    if photo.mask is not None:
+        target, weight = block_target(forgery_data.read_mask(photo.mask, image.size), rows, columns), 1.0
+    else:
+        target, weight = np.zeros((rows, columns), np.float32), 0.0 if photo.tampered else 1.0
+    if rows > columns:
+        features, target = features.transpose(1, 0, 2), target.T
+    return Example(
+        features, target, weight, photo.tampered, str(photo.path), forgery_data.is_quality_matched(photo.path)
+    )
+
+
+def make_examples(jobs, report: ProgressCallback, cancel: CancelToken, stage: str) -> list[Example]:
+    """`make_example(*job)` for every job on two threads (PIL and NumPy release the GIL)."""
+    examples = []
+    with ThreadPoolExecutor(2) as pool:
+        for number, example in enumerate(pool.map(lambda job: make_example(*job), jobs), start=1):
+            cancel.raise_if_cancelled()
+            examples.append(example)
+            if number % 50 == 0 or number == len(jobs):
+                report(Progress(stage, number, len(jobs), f"{stage}: {number}/{len(jobs)} photos"))
+    return examples
+
+
+# Networks -------------------------------------------------------------------------------------
+def build_block_network(channels: int):
+    """Block features → per-block tampering logits → image logit (from the block map only)."""
+    keras = import_keras()
+    layers = keras.layers
+    inputs = keras.Input((None, None, channels), name="block_features")
+
+    def convolution(tensor, filters, kernel=3, dilation=1):
+        tensor = layers.Conv2D(filters, kernel, padding="same", dilation_rate=dilation, use_bias=False)(
+            tensor
+        )
+        return layers.ReLU()(layers.BatchNormalization()(tensor))
+
+    local = convolution(convolution(inputs, 48, kernel=1), 48, kernel=1)
+    tensor = convolution(local, 48)
+    for dilation in (2, 4, 8, 16):  # context reaching ~60 blocks: compare a region with its surroundings
+        tensor = convolution(tensor, 64, dilation=dilation)
+    tensor = layers.Concatenate()([tensor, local])
+    tensor = convolution(tensor, 48, kernel=1)
+    block_logits = layers.Conv2D(1, 1, name="block_logits")(tensor)
+    # The image score looks at the most suspicious 3×3 blocks, not at one block's spike.
+    peak = layers.GlobalMaxPooling2D()(layers.AveragePooling2D(3, strides=1, padding="same")(block_logits))
+    share = layers.GlobalAveragePooling2D()(layers.Activation("sigmoid")(block_logits))
+    image_probability = layers.Dense(1, activation="sigmoid", name="image")(
+        layers.Concatenate()([peak, share])
+    )
+    block_probability = layers.Activation("sigmoid", name="blocks")(block_logits)
+    return keras.Model(inputs, [image_probability, block_probability], name="forgery_blocks")
+
+
+def build_resnet50(imagenet_weights: bool = False):
+    """The reference's classifier on the ELA image: ResNet50 → GAP → BN → dense + dropout."""
+    keras = import_keras()
+    layers = keras.layers
+    inputs = keras.Input((forgery.RESNET_INPUT_SIDE, forgery.RESNET_INPUT_SIDE, 3), name="ela_image")
+    scaled = layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
+    backbone = keras.applications.ResNet50(
+        include_top=False,
+        weights="imagenet" if imagenet_weights else None,
+        input_shape=(forgery.RESNET_INPUT_SIDE, forgery.RESNET_INPUT_SIDE, 3),
+    )
+    tensor = layers.GlobalAveragePooling2D()(backbone(scaled))
+    tensor = layers.BatchNormalization()(tensor)
+    tensor = layers.Dropout(0.5)(layers.Dense(256, activation="relu")(tensor))
+    outputs = layers.Dense(1, activation="sigmoid", name="image")(tensor)
+    return keras.Model(inputs, outputs, name="forgery_resnet50")
+
+
+# Batches ----------------------------------------------------------------------------------------
+def _batches(examples: list[Example], batch_size: int, rng: np.random.Generator, augment: bool):
+    """Batches of same-shaped examples (the network takes any size; a batch needs one)."""
+    by_shape: dict[tuple, list[int]] = {}
+    for index, example in enumerate(examples):
+        by_shape.setdefault(example.features.shape, []).append(index)
+    batches = []
+    for indices in by_shape.values():
+        indices = rng.permutation(indices) if augment else np.array(indices)
+        batches.extend(indices[start : start + batch_size] for start in range(0, len(indices), batch_size))
+    order = rng.permutation(len(batches)) if augment else range(len(batches))
+    for batch_number in order:
+        chosen = [examples[i] for i in batches[batch_number]]
+        features = np.stack([e.features for e in chosen])
+        targets = np.stack([e.block_target for e in chosen])[..., None]
+        if augment:  # flips keep the 8×8 grid and every compression trace
+            if rng.random() < 0.5:
+                features, targets = features[:, :, ::-1], targets[:, :, ::-1]
+            if rng.random() < 0.5:
+                features, targets = features[:, ::-1], targets[:, ::-1]
+        labels = np.array([[float(e.tampered)] for e in chosen], np.float32)
+        weights = np.array([e.block_weight for e in chosen], np.float32)
+        yield np.ascontiguousarray(features), labels, np.ascontiguousarray(targets), weights
+
+
+def train_block_network(
+    train: list[Example],
+    config: ForgeryTrainingConfig,
+    report: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+):
+    """A custom loop: the block loss counts only photos whose tampered region is known."""
+    import tensorflow
+
+    keras = import_keras()
+    cancel = cancel or CancelToken()
+    model = build_block_network(train[0].features.shape[-1])
+    steps_per_epoch = sum(1 for _ in _batches(train, config.batch_size, np.random.default_rng(0), False))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, config.epochs * steps_per_epoch, alpha=0.02
+    )
+    optimizer = keras.optimizers.Adam(schedule)
+    binary = keras.losses.BinaryCrossentropy(reduction="none")
+
+    @tensorflow.function(reduce_retracing=True)
+    def step(features, labels, targets, weights):
+        with tensorflow.GradientTape() as tape:
+            image_probability, block_probability = model(features, training=True)
+            image_loss = tensorflow.reduce_mean(binary(labels, image_probability))
+            per_block = binary(targets, block_probability)  # (batch, rows, columns)
+            block_loss = tensorflow.reduce_sum(tensorflow.reduce_mean(per_block, axis=[1, 2]) * weights) / (
+                tensorflow.reduce_sum(weights) + 1e-6
+            )
+            loss = image_loss + block_loss
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return image_loss, block_loss
+
+    rng = np.random.default_rng(config.seed)
+    started = time.perf_counter()
+    for epoch in range(config.epochs):
+        image_losses, block_losses = [], []
+        for features, labels, targets, weights in _batches(train, config.batch_size, rng, augment=True):
+            if cancel.cancelled:
+                raise TrainingCancelled()
+            image_loss, block_loss = step(features, labels, targets, weights)
+            image_losses.append(float(image_loss))
+            block_losses.append(float(block_loss))
+        elapsed = time.perf_counter() - started
+        report(
+            Progress(
+                "training",
+                epoch + 1,
+                config.epochs,
+                f"epoch {epoch + 1}/{config.epochs}: image loss {np.mean(image_losses):.3f}, "
+                f"block loss {np.mean(block_losses):.3f}",
+                {"image_loss": float(np.mean(image_losses)), "block_loss": float(np.mean(block_losses))},
+                elapsed,
+                elapsed / (epoch + 1) * (config.epochs - epoch - 1),
+            )
+        )
+    return model
+
+
+def predict_examples(model, examples: list[Example]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Image probabilities and block maps, batched by shape."""
+    probabilities = np.zeros(len(examples), np.float32)
+    maps: list[np.ndarray | None] = [None] * len(examples)
+    by_shape: dict[tuple, list[int]] = {}
+    for index, example in enumerate(examples):
+        by_shape.setdefault(example.features.shape, []).append(index)
+    for indices in by_shape.values():
+        for start in range(0, len(indices), 64):
+            chosen = indices[start : start + 64]
+            image, blocks = model.predict_on_batch(np.stack([examples[i].features for i in chosen]))
+            for position, index in enumerate(chosen):
+                probabilities[index] = float(np.asarray(image)[position, 0])
+                maps[index] = np.asarray(blocks)[position, ..., 0]
+    return probabilities, maps
+
+
+# Evaluation -------------------------------------------------------------------------------------
+def image_metrics(probabilities: np.ndarray, tampered: np.ndarray, threshold: float) -> dict:
+    from sklearn import metrics
+
+    predicted = probabilities >= threshold
+    figures = {"images": int(len(tampered)), "tampered": int(tampered.sum())}
+    if 0 < tampered.sum() < len(tampered):
+        figures["roc_auc"] = float(metrics.roc_auc_score(tampered, probabilities))
+    figures["accuracy"] = float((predicted == tampered).mean())
+    figures["confusion_matrix"] = metrics.confusion_matrix(tampered, predicted, labels=[False, True]).tolist()
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+        tampered, predicted, labels=[False, True], zero_division=0
+    )
+    for position, name in enumerate(("authentic", "tampered")):
+        figures[name] = {
+            "precision": float(precision[position]),
+            "recall": float(recall[position]),
+            "f1": float(f1[position]),
+        }
+    return figures
+
+
+def pixel_auc(block_map: np.ndarray, mask: np.ndarray) -> float | None:
+    """ROC AUC of the heatmap (block map upsampled to the photo) against a mask."""
+    from sklearn import metrics
+
+    if mask.all() or not mask.any():
+        return None
+    heatmap = forgery.heatmap_at(block_map, mask.shape)
+    return float(metrics.roc_auc_score(mask.ravel(), heatmap.ravel()))
+
+
+def choose_threshold(probabilities: np.ndarray, tampered: np.ndarray) -> float:
+    """The validation threshold with the best balanced accuracy (ties: the middle one)."""
+    candidates = np.unique(np.concatenate([probabilities, [0.5]]))
+    scores = [
+        ((probabilities >= c)[tampered].mean() + (probabilities < c)[~tampered].mean()) / 2
+        for c in candidates
+    ]
+    best = np.flatnonzero(np.isclose(scores, max(scores)))
+    low, high = candidates[best[0]], candidates[best[-1]]
+    above = candidates[candidates > high]
+    return (
+        float((low + (above[0] if len(above) else high)) / 2) if len(best) == 1 else float((low + high) / 2)
+    )
+
+
+@dataclass
+class Evaluation:
+    overall: dict
+    quality_matched: dict
+    pixel_auc_mean: float | None = None
+    pixel_auc_pooled: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def evaluate_examples(model, examples: list[Example], photos, threshold: float) -> Evaluation:
+    from sklearn import metrics
+
+    probabilities, maps = predict_examples(model, examples)
+    tampered = np.array([e.tampered for e in examples])
+    matched = np.array([e.quality_matched for e in examples])
+    per_image, pooled_scores, pooled_truth = [], [], []
+    for photo, block_map in zip(photos, maps, strict=True):
+        if photo.mask is None or not photo.tampered:
+            continue
+        with Image.open(photo.path) as image:
+            mask = forgery_data.read_mask(photo.mask, image.size)
+        if mask.shape[0] > mask.shape[1]:
+            mask = mask.T
+        score = pixel_auc(block_map, mask)
+        if score is not None:
+            per_image.append(score)
+            heatmap = forgery.heatmap_at(block_map, mask.shape)
+            pooled_scores.append(heatmap[::4, ::4].ravel())
+            pooled_truth.append(mask[::4, ::4].ravel())
+    pooled = (
+        float(metrics.roc_auc_score(np.concatenate(pooled_truth), np.concatenate(pooled_scores)))
+        if pooled_truth
+        else None
+    )
+    return Evaluation(
+        image_metrics(probabilities, tampered, threshold),
+        image_metrics(probabilities[matched], tampered[matched], threshold) if matched.any() else {},
+        float(np.mean(per_image)) if per_image else None,
+        pooled,
+    )
+
+
+# The whole run ----------------------------------------------------------------------------------
+GENERALISATION_PAIRS = 150
+
+
+@dataclass
+class TrainedForgeryModel:
+    model: object
+    config: ForgeryTrainingConfig
+    threshold: float
+    validation: Evaluation
+    generalisation: Evaluation | None
+    data: dict
+    training_seconds: float
+
+
+def photos_fingerprint(photos: list[forgery_data.LabelledPhoto]) -> str:
+    """sha256 over the photos' names, classes and bytes (and their masks')."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for photo in sorted(photos, key=lambda p: (p.tampered, p.path.name)):
+        digest.update(f"{photo.path.name}:{int(photo.tampered)}:".encode())
+        digest.update(hashlib.sha256(photo.path.read_bytes()).digest())
+        if photo.mask is not None:
+            digest.update(hashlib.sha256(photo.mask.read_bytes()).digest())
+    return "sha256:" + digest.hexdigest()
+
+
+def _resnet_arrays(photos, resave_qualities, report, cancel, stage):
+    from training import images
+
+    def one(job):
+        photo, quality = job
+        image = images.to_rgb(images.open_image(photo.path))
+        return forgery.resnet_input(forgery.jpeg_roundtrip(image, quality) if quality else image)
+
+    jobs = list(zip(photos, resave_qualities, strict=True))
+    arrays = []
+    with ThreadPoolExecutor(2) as pool:
+        for number, array in enumerate(pool.map(one, jobs), start=1):
+            cancel.raise_if_cancelled()
+            arrays.append(array)
+            if number % 50 == 0 or number == len(jobs):
+                report(Progress(stage, number, len(jobs), f"{stage}: {number}/{len(jobs)} photos"))
+    return np.stack(arrays)
+
+
+def train_resnet(train_photos, qualities, config, report, cancel):
+    """The reference recipe on ELA images, with flips as the only augmentation (rotations,
+    shears and shifts resample the ELA map and destroy the traces it shows)."""
+    from training.keras_setup import progress_callback
+
+    keras = import_keras()
+    inputs = _resnet_arrays(train_photos, qualities, report, cancel, "ELA images")
+    labels = np.array([[float(photo.tampered)] for photo in train_photos], np.float32)
+    model = build_resnet50(config.imagenet_weights)
+    steps = config.epochs * int(np.ceil(len(inputs) / config.batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate / 4, steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy")
+    augmented = keras.Sequential([keras.layers.RandomFlip("horizontal_and_vertical", seed=config.seed)])
+    flipped = np.concatenate([inputs, np.asarray(augmented(inputs, training=True))])
+    model.fit(
+        flipped,
+        np.concatenate([labels, labels]),
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=[progress_callback(report, cancel, config.epochs)],
+    )
+    if cancel.cancelled:
+        raise TrainingCancelled()
+    return model
+
+
+def resnet_probabilities(model, photos, report=ignore_progress, cancel=None) -> np.ndarray:
+    arrays = _resnet_arrays(photos, [None] * len(photos), report, cancel or CancelToken(), "scoring")
+    return np.asarray(model.predict(arrays, batch_size=32, verbose=0))[:, 0]
+
+
+def train(
+    data_directory,
+    config: ForgeryTrainingConfig,
+    report: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+    extra_photos_directory=None,
+) -> TrainedForgeryModel:
+    """Grouped train/validation split of `data_directory`; re-saved copies and (with extra
+    photos) synthetic splices for training; the threshold and the figures on validation;
+    the generalisation figure on splices made from extra photos that training never saw."""
+    import tempfile
+
+    from training.keras_setup import seed_everything
+
+    cancel = cancel or CancelToken()
+    seed_everything(config.seed)
+    rng = np.random.default_rng(config.seed)
+    photos = forgery_data.list_photos(data_directory)
+    train_indices, validation_indices = forgery_data.grouped_split(
+        photos, config.validation_fraction, config.seed
+    )
+    train_photos = [photos[i] for i in train_indices]
+    validation_photos = [photos[i] for i in validation_indices]
+    data = {
+        "dataset": Path(data_directory).name,
+        "fingerprint": photos_fingerprint(photos),
+        "photos": len(photos),
+        "train_photos": len(train_photos),
+        "validation_photos": len(validation_photos),
+        "split": "grouped by source photo",
+    }
+    extra_photos = (
+        sorted(p for p in Path(extra_photos_directory).iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+        if extra_photos_directory
+        else []
+    )
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="forgery-synthetic-") as scratch:
+        synthetic_train, synthetic_test = [], []
+        if extra_photos:
+            pool_train, pool_test = forgery_data.split_photo_pool(
+                extra_photos, config.held_out_photo_fraction, config.seed
+            )
+            report(
+                Progress("synthetic", 0, 1, "splicing photos for training and for the generalisation test")
+            )
+            if config.synthetic_pairs:
+                synthetic_train = forgery_data.write_synthetic_set(
+                    pool_train,
+                    Path(scratch) / "train",
+                    config.synthetic_pairs,
+                    forgery_data.TRAINING_RECIPE,
+                    config.seed + 1,
+                )
+            synthetic_test = forgery_data.write_synthetic_set(
+                pool_test,
+                Path(scratch) / "test",
+                GENERALISATION_PAIRS,
+                forgery_data.GENERALISATION_RECIPE,
+                config.seed + 2,
+            )
+            data["extra_photos"] = {
+                "folder": Path(extra_photos_directory).name,
+                "fingerprint": photos_fingerprint(
+                    [forgery_data.LabelledPhoto(p, False, None, ()) for p in extra_photos]
+                ),
+                "training_photos": len(pool_train),
+                "held_out_photos": len(pool_test),
+                "training_pairs": config.synthetic_pairs,
+                "training_recipe": forgery_data.TRAINING_RECIPE.to_json(),
+                "generalisation_pairs": GENERALISATION_PAIRS,
+                "generalisation_recipe": forgery_data.GENERALISATION_RECIPE.to_json(),
+            }
+        qualities = [None] * len(train_photos) + [
+            int(rng.integers(70, 99)) for _ in range(config.resaved_copies * len(train_photos))
+        ]
+        copies = train_photos * (1 + config.resaved_copies)
+        if config.backbone == "resnet50":
+            model = train_resnet(
+                copies + synthetic_train, qualities + [None] * len(synthetic_train), config, report, cancel
+            )
+            validation_probabilities = resnet_probabilities(model, validation_photos)
+            tampered = np.array([p.tampered for p in validation_photos])
+            threshold = choose_threshold(validation_probabilities, tampered)
+            matched = np.array([forgery_data.is_quality_matched(p.path) for p in validation_photos])
+            validation = Evaluation(
+                image_metrics(validation_probabilities, tampered, threshold),
+                image_metrics(validation_probabilities[matched], tampered[matched], threshold),
+            )
+            generalisation = None
+            if synthetic_test:
+                synthetic_probabilities = resnet_probabilities(model, synthetic_test)
+                synthetic_tampered = np.array([p.tampered for p in synthetic_test])
+                generalisation = Evaluation(
+                    image_metrics(synthetic_probabilities, synthetic_tampered, threshold), {}
+                )
+        else:
+            examples = make_examples(list(zip(copies, qualities, strict=True)), report, cancel, "features")
+            examples += make_examples(
+                [(p, None) for p in synthetic_train], report, cancel, "synthetic features"
+            )
+            model = train_block_network(examples, config, report, cancel)
+            validation_examples = make_examples(
+                [(p, None) for p in validation_photos], report, cancel, "validation"
+            )
+            probabilities, _ = predict_examples(model, validation_examples)
+            threshold = choose_threshold(probabilities, np.array([e.tampered for e in validation_examples]))
+            validation = evaluate_examples(model, validation_examples, validation_photos, threshold)
+            generalisation = None
+            if synthetic_test:
+                test_examples = make_examples(
+                    [(p, None) for p in synthetic_test], report, cancel, "generalisation"
+                )
+                generalisation = evaluate_examples(model, test_examples, synthetic_test, threshold)
+    return TrainedForgeryModel(
+        model, config, threshold, validation, generalisation, data, time.perf_counter() - started
+    )
+
+
+def evaluate_on_folder(
+    model_or_predictor, test_directory, threshold: float, backbone: str = "blocks"
+) -> Evaluation:
+    """Figures on a labelled folder never used for training or choices (e.g. casia1_test)."""
+    photos = forgery_data.list_photos(test_directory)
+    if backbone == "resnet50":
+        probabilities = resnet_probabilities(model_or_predictor, photos)
+        tampered = np.array([p.tampered for p in photos])
+        matched = np.array([forgery_data.is_quality_matched(p.path) for p in photos])
+        return Evaluation(
+            image_metrics(probabilities, tampered, threshold),
+            image_metrics(probabilities[matched], tampered[matched], threshold),
+        )
+    examples = make_examples([(p, None) for p in photos], ignore_progress, CancelToken(), "test")
+    return evaluate_examples(model_or_predictor, examples, photos, threshold)
+
+
+def model_name(backbone: str) -> str:
+    return forgery.DEFAULT_MODEL if backbone == "blocks" else f"forgery-{backbone}"
+
+
+def manifest_record(trained: TrainedForgeryModel, test: Evaluation | None = None) -> dict:
+    from datetime import UTC, datetime
+
+    from training.digits import weights_fingerprint
+    from training.keras_setup import library_versions
+
+    config = trained.config
+    description = (
+        "Block network on multi-quality ELA (per-block tampering map + image score)"
+        if config.backbone == "blocks"
+        else "ResNet50 head on the ELA image (reference parity)"
+    )
+    metrics = {"validation": trained.validation.to_json()}
+    if trained.generalisation is not None:
+        metrics["generalisation"] = trained.generalisation.to_json()
+    if test is not None:
+        metrics["test"] = test.to_json()
+    return {
+        "tool": "forgery",
+        "description": description,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": config.seed,
+        "data": trained.data,
+        "hyper_parameters": asdict(config),
+        "features": {
+            "block": forgery.BLOCK,
+            "ela_qualities": list(forgery.FEATURE_QUALITIES),
+            "ela_preview": asdict(forgery.ElaSettings()),
+        },
+        "parameters": int(trained.model.count_params()),
+        "weights_fingerprint": weights_fingerprint(trained.model),
+        "library_versions": library_versions(),
+        "training_seconds": round(trained.training_seconds, 1),
+        "threshold": trained.threshold,
+        "metrics": metrics,
+    }
+
+
+def train_and_save(
+    data_directory,
+    config: ForgeryTrainingConfig,
+    registry,
+    bundle: bool = False,
+    report: ProgressCallback = ignore_progress,
+    cancel: CancelToken | None = None,
+    extra_photos_directory=None,
+    test_directory=None,
+):
+    """Train, evaluate, save and register (the user's models by default; `bundle` for models/)."""
+    from training.digits import save_model
+    from training.registry import publish
+
+    trained = train(data_directory, config, report, cancel, extra_photos_directory)
+    test = (
+        evaluate_on_folder(trained.model, test_directory, trained.threshold, config.backbone)
+        if test_directory
+        else None
+    )
+    record = manifest_record(trained, test)
+    entry = publish(
+        registry,
+        model_name(config.backbone),
+        ".keras",
+        lambda path: save_model(trained.model, path),
+        record,
+        bundle,
+    )
+    return entry, record["metrics"]
