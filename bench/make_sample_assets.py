@@ -59,6 +59,139 @@ def write_mixed_csv(path: Path, rows: int = 3000, positive_rate: float = 0.03, s
     return path
 
 
+PHOTO_QUALITY = 85
+SAMPLE_EXIF = {
+    0x010E: "Procedural sample photo (rendered by bench/make_sample_assets.py)",  # ImageDescription
+    0x0131: "Fintech ML Workbench sample generator",  # Software
+}
+
+
+def render_photo(size: tuple[int, int] = (960, 720), seed: int = 3):
+    """A procedural "photo": sky and ground gradients, a sun, buildings with windows, trees,
+    then camera-like texture (smooth fluctuations, fine noise, a slight blur)."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    generator = np.random.default_rng(seed)
+    width, height = size
+    horizon = int(height * 0.58)
+    rows = np.arange(height, dtype=np.float32)[:, None, None] / height
+    sky = np.array([70, 130, 200], np.float32) * (1 - rows) + np.array([200, 220, 240], np.float32) * rows
+    ground = np.array([120, 140, 70], np.float32) * (1 - rows) + np.array([60, 80, 40], np.float32) * rows
+    pixels = np.where(rows * height < horizon, sky, ground) * np.ones((1, width, 1), np.float32)
+    image = Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((width * 0.82, height * 0.08, width * 0.94, height * 0.24), fill=(255, 228, 150))
+    left = int(width * 0.04)
+    while left < width * 0.66:
+        building_width = int(generator.integers(60, 130))
+        top = horizon - int(generator.integers(110, 300))
+        shade = int(generator.integers(90, 170))
+        draw.rectangle((left, top, left + building_width, horizon), fill=(shade, shade - 12, shade - 25))
+        for window_y in range(top + 12, horizon - 20, 26):
+            for window_x in range(left + 10, left + building_width - 16, 22):
+                lit = generator.random() < 0.35
+                draw.rectangle(
+                    (window_x, window_y, window_x + 11, window_y + 14),
+                    fill=(250, 225, 140) if lit else (45, 55, 70),
+                )
+        left += building_width + int(generator.integers(8, 30))
+    for _ in range(7):
+        x, y = (
+            int(generator.integers(width * 0.62, width * 0.98)),
+            int(generator.integers(horizon + 100, height)),
+        )
+        radius = int(generator.integers(22, 48))
+        draw.rectangle((x - 5, y, x + 5, y + radius), fill=(90, 60, 35))
+        draw.ellipse(
+            (x - radius, y - 2 * radius, x + radius, y + 6), fill=(40, int(generator.integers(90, 140)), 45)
+        )
+    draw.rectangle((0, int(height * 0.82), width, int(height * 0.86)), fill=(110, 110, 115))  # a road
+    smooth = generator.normal(0, 7, (height // 24 + 1, width // 24 + 1, 3)).astype(np.float32)
+    smooth = np.asarray(
+        Image.fromarray((smooth + 128).clip(0, 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC),
+        np.float32,
+    )
+    textured = np.asarray(image, np.float32) + (smooth - 128) + generator.normal(0, 5, (height, width, 3))
+    return Image.fromarray(textured.clip(0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))
+
+
+def _exif():
+    from PIL import Image
+
+    exif = Image.Exif()
+    for tag, value in SAMPLE_EXIF.items():
+        exif[tag] = value
+    return exif
+
+
+def splice(photo, donor_quality: int = 50, box=(296, 96, 396, 420), to=(653, 99)):
+    """The photo with a region pasted in from a copy of itself compressed at `donor_quality`
+    (by default: one more building, from the skyline): `box` (left, top, right, bottom) of
+    the copy lands at `to`, off the 8×8 JPEG grid, with softened edges. Returns the spliced
+    photo and the mask (white = pasted)."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFilter
+
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=donor_quality)
+    donor = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").crop(box)
+    region = Image.new("L", donor.size, 0)
+    ImageDraw.Draw(region).rectangle((3, 3, donor.width - 4, donor.height - 4), fill=255)
+    region = region.filter(ImageFilter.GaussianBlur(2))
+    spliced = photo.copy()
+    spliced.paste(donor, to, region)
+    mask = Image.new("L", photo.size, 0)
+    mask.paste(region.point(lambda value: 255 if value >= 128 else 0), to)
+    return spliced, mask
+
+
+def render_screenshot(size: tuple[int, int] = (1280, 720)):
+    """A screen capture look-alike: window chrome, a table and a bar chart, saved losslessly."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font_path = Path(__import__("matplotlib").get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    font = ImageFont.truetype(str(font_path), 15)
+    image = Image.new("RGB", size, (236, 238, 241))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, size[0], 34), fill=(45, 62, 80))
+    draw.text((14, 8), "Quarterly transfers – dashboard", font=font, fill="white")
+    draw.rectangle((20, 56, 620, 690), fill="white", outline=(200, 200, 205))
+    generator = np.random.default_rng(7)
+    for row in range(18):
+        top = 70 + row * 34
+        if row % 2:
+            draw.rectangle((21, top - 6, 619, top + 26), fill=(246, 247, 250))
+        amount = generator.lognormal(7, 1)
+        draw.text((36, top), f"TX-{10230 + row}", font=font, fill=(40, 40, 40))
+        draw.text((200, top), f"{amount:>12,.2f} EUR", font=font, fill=(40, 40, 40))
+        draw.text((420, top), ("cleared", "pending", "flagged")[row % 3], font=font, fill=(40, 40, 40))
+    draw.rectangle((650, 56, 1260, 690), fill="white", outline=(200, 200, 205))
+    for bar in range(10):
+        height = int(generator.integers(80, 520))
+        draw.rectangle((690 + bar * 56, 660 - height, 730 + bar * 56, 660), fill=(59, 125, 216))
+    return image
+
+
+def make_forgery_samples(directory: Path) -> list[Path]:
+    """authentic.jpg (a rendered photo saved at JPEG quality 85), tampered.jpg (the same with a
+    region pasted from a quality-50 copy, off the 8×8 grid, saved again at 85) and
+    screenshot.png (screen-sized, lossless: the trust warnings' case)."""
+    from PIL import Image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    authentic_path = directory / "authentic.jpg"
+    render_photo().save(authentic_path, "JPEG", quality=PHOTO_QUALITY, exif=_exif())
+    with Image.open(authentic_path) as saved:  # what a camera leaves: one JPEG generation
+        authentic = saved.convert("RGB")
+    tampered, _mask = splice(authentic)
+    tampered_path = directory / "tampered.jpg"
+    tampered.save(tampered_path, "JPEG", quality=PHOTO_QUALITY, exif=_exif())
+    screenshot_path = directory / "screenshot.png"
+    render_screenshot().save(screenshot_path, optimize=True)
+    return [authentic_path, tampered_path, screenshot_path]
+
+
 def make_brand_images(directory: Path) -> list[Path]:
     """The app icon (256 px) and the splash screen the built executable shows at launch."""
     from PIL import Image, ImageDraw, ImageFont
@@ -89,3 +222,5 @@ if __name__ == "__main__":
         print(path)
     (samples / "tables").mkdir(parents=True, exist_ok=True)
     print(write_mixed_csv(samples / "tables" / "transactions.csv", rows=2000, positive_rate=0.05))
+    for path in make_forgery_samples(samples / "photos"):
+        print(path)

@@ -1,6 +1,6 @@
 """Take the README's screenshots: the real app under Xvfb after dropping the samples.
 
-xvfb-run -a -s "-screen 0 1280x900x24" python -m bench.screenshot [digits|anomaly|imbalanced ...]
+xvfb-run -a -s "-screen 0 1280x900x24" python -m bench.screenshot [digits|anomaly|imbalanced|forgery ...]
 """
 
 from __future__ import annotations
@@ -58,13 +58,35 @@ def show_imbalanced(app, root) -> None:
     tab.table.tree.selection_set(tab.table.tree.get_children()[:3])
 
 
+def show_forgery(app, root) -> None:
+    from desktop_app.automation import simulate_drop, wait_until
+    from desktop_app.self_test import photo_samples
+
+    tab = app.tabs[3]
+    app.notebook.select(tab)
+    authentic, tampered, screenshot = photo_samples()
+    simulate_drop(tab.drop_zone.area, [tampered, authentic, screenshot])
+    wait_until(root, lambda: len(tab.results.rows()) == 3, 120, "the verdicts")
+    wait_until(
+        root,
+        lambda: tab.shown is not None and tab.shown.verdict is not None and tab.shown_answer()["ela_shown"],
+        60,
+        "the tampered sample with its ELA",
+    )
+
+
 def digit_samples():
     from training import paths
 
     return sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
 
 
-SCENES = {"digits": show_digits, "anomaly": show_anomaly, "imbalanced": show_imbalanced}
+SCENES = {
+    "digits": show_digits,
+    "anomaly": show_anomaly,
+    "imbalanced": show_imbalanced,
+    "forgery": show_forgery,
+}
 
 
 def main() -> None:

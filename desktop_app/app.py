@@ -46,6 +46,7 @@ class WorkbenchApp:
     def __init__(self, root: tk.Tk, registry: ModelRegistry | None = None, data_dir=None):
         from desktop_app.tabs.anomaly import AnomalyTab
         from desktop_app.tabs.digits import DigitsTab
+        from desktop_app.tabs.forgery import ForgeryTab
         from desktop_app.tabs.imbalanced import ImbalancedTab
 
         self.root = root
@@ -75,6 +76,7 @@ class WorkbenchApp:
             DigitsTab(self.notebook, self),
             AnomalyTab(self.notebook, self),
             ImbalancedTab(self.notebook, self),
+            ForgeryTab(self.notebook, self),
         ]
         for tab in self.tabs:
             self.notebook.add(tab, text=tab.title)

@@ -149,3 +149,73 @@ class JobRunner:
 
     def close(self) -> None:
         self._widget.after_cancel(self._poll_id)
+
+
+_NOTHING = object()
+
+
+class LatestOnly:
+    """Work for the newest request only, e.g. a live preview that follows a slider: one job
+    runs at a time; requests made meanwhile replace each other, and when the job ends the
+    newest of them starts. The result of a job that a newer request overtook is dropped, so
+    the display never steps back to an older state.
+
+    `submit(name, work, **handlers)` starts a job (a JobRunner's or a tab's `submit`);
+    `work(request, job)` runs on the worker thread, `on_result(result)` on the Tk thread.
+    """
+
+    def __init__(
+        self,
+        submit: Callable[..., Job],
+        name: str,
+        work: Callable[[Any, Job], Any],
+        on_result: Callable[[Any], None],
+        on_error: Callable[[BaseException, str], None] | None = None,
+    ):
+        self._submit = submit
+        self.name = name
+        self._work = work
+        self._on_result = on_result
+        self._on_error = on_error
+        self._pending: Any = _NOTHING
+        self.job: Job | None = None
+        self.started = 0  # jobs run, and requests or results dropped as overtaken (for tests)
+        self.dropped = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None or self._pending is not _NOTHING
+
+    def request(self, value: Any) -> None:
+        if self.job is not None:
+            if self._pending is not _NOTHING:
+                self.dropped += 1
+            self._pending = value
+            return
+        self._start(value)
+
+    def _start(self, value: Any) -> None:
+        self.started += 1
+        self.job = self._submit(
+            self.name,
+            lambda job: self._work(value, job),
+            on_success=self._succeeded,
+            on_error=self._failed if self._on_error is not None else None,  # None: the app shows it
+            on_finally=self._next,
+        )
+
+    def _succeeded(self, result: Any) -> None:
+        if self._pending is _NOTHING:
+            self._on_result(result)
+        else:
+            self.dropped += 1
+
+    def _failed(self, error: BaseException, details: str) -> None:
+        if self._pending is _NOTHING:
+            self._on_error(error, details)
+
+    def _next(self) -> None:
+        self.job = None
+        if self._pending is not _NOTHING:
+            value, self._pending = self._pending, _NOTHING
+            self._start(value)

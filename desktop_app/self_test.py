@@ -19,6 +19,7 @@ from pathlib import Path
 from training import paths
 
 SAMPLE_TABLE = Path("samples") / "tables" / "transactions.csv"
+SAMPLE_PHOTOS = ("authentic.jpg", "tampered.jpg", "screenshot.png")
 
 
 def digit_samples() -> list[tuple[Path, int]]:
@@ -81,6 +82,31 @@ def check_imbalanced() -> str:
     return f"logistic regression on the sample table: ROC AUC {roc_auc:.3f}"
 
 
+def photo_samples() -> list[Path]:
+    return [paths.assets_dir() / "samples" / "photos" / name for name in SAMPLE_PHOTOS]
+
+
+def check_forgery() -> str:
+    from training import forgery
+
+    predictor = forgery.ForgeryPredictor.load(forgery.DEFAULT_MODEL)
+    verdicts = [predictor.predict_file(path) for path in photo_samples()]
+    for verdict in verdicts:
+        if verdict.status != "ok" or verdict.label not in forgery.LABELS:
+            raise AssertionError(f"{Path(verdict.path).name}: {verdict.status}: {verdict.message}")
+        if verdict.block_map is None or verdict.heatmap((24, 32)).shape != (24, 32):
+            raise AssertionError(f"{Path(verdict.path).name}: no localisation map")
+    authentic, _tampered, screenshot = verdicts
+    if authentic.warnings or not any("PNG" in warning for warning in screenshot.warnings):
+        raise AssertionError(
+            f"trust warnings: {authentic.warnings} for the camera-like JPEG, {screenshot.warnings} for the PNG"
+        )
+    figures = ", ".join(f"{Path(v.path).name} {v.tampered_probability:.2f} ({v.label})" for v in verdicts)
+    return (
+        f"{forgery.DEFAULT_MODEL} judged the 3 sample photos: {figures}; the PNG carries its trust warnings"
+    )
+
+
 def check_window() -> str:
     """Open the real window, drop a sample into every tab, read what the user would see."""
     from desktop_app.app import WorkbenchApp, create_root
@@ -90,7 +116,7 @@ def check_window() -> str:
     root = app.root
     try:
         root.update()
-        digits_tab, anomaly_tab, imbalanced_tab = app.tabs[:3]
+        digits_tab, anomaly_tab, imbalanced_tab, forgery_tab = app.tabs[:4]
         sample, label = digit_samples()[7]
         app.notebook.select(digits_tab)
         simulate_drop(digits_tab.drop_zone.area, [sample])
@@ -109,8 +135,22 @@ def check_window() -> str:
             variable.set((model, method) == ("logistic_regression", "none"))
         imbalanced_tab.run_button.invoke()
         wait_until(root, lambda: len(imbalanced_tab.table.rows()) == 1, 180, "the Imbalanced result")
+        app.notebook.select(forgery_tab)
+        photo = photo_samples()[1]
+        simulate_drop(forgery_tab.drop_zone.area, [photo])
+        wait_until(
+            root,
+            lambda: forgery_tab.shown is not None and forgery_tab.shown.verdict is not None,
+            120,
+            "the Forgery verdict",
+        )
+        wait_until(root, lambda: forgery_tab.shown_answer()["ela_shown"], 60, "the ELA image")
+        shown = forgery_tab.shown_answer()
+        if shown["label"] not in ("tampered", "authentic") or not shown["original_shown"]:
+            raise AssertionError(f"Forgery tab shows {shown['label']!r} for {photo.name}")
         outcome = (
-            "window opened; a sample dropped into Digits, Anomaly and Imbalanced gave the expected answers"
+            "window opened; a sample dropped into Digits, Anomaly, Imbalanced and Forgery gave the "
+            "expected answers"
         )
         if (paths.data_dir() / "mnist.npz").is_file():
             outcome += (
@@ -156,6 +196,7 @@ def run(with_window: bool | None = None) -> int:
             ("digits", check_digits),
             ("anomaly", lambda: check_anomaly(Path(scratch))),
             ("imbalanced", check_imbalanced),
+            ("forgery", check_forgery),
         ]
         if with_window:
             checks.append(("window", check_window))

@@ -24,6 +24,7 @@ def test_window_shows_title_menu_and_tool_tabs(gui):
         "Digits",
         "Anomaly",
         "Imbalanced",
+        "Forgery",
     ]
     labels = [gui.menu.entrycget(i, "label") for i in range(gui.menu.index("end") + 1)]
     assert labels == ["File", "Models", "Help"]

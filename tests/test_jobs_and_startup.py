@@ -91,6 +91,7 @@ def test_self_test_checks_every_tool_and_the_window(tmp_path):
         "digits",
         "anomaly",
         "imbalanced",
+        "forgery",
         "window",
     ]
     assert "wrote anomaly-digits-7-" in completed.stdout and lines[-1] == "self-test passed"
@@ -114,3 +115,25 @@ def test_self_test_fails_loudly_on_a_damaged_install(tmp_path):
     assert completed.returncode == 1
     assert "FAIL models" in completed.stdout and "digits-mlp.keras" in completed.stdout
     assert "SKIP window" in completed.stdout and "self-test FAILED" in completed.stdout
+
+
+def test_latest_only_runs_the_newest_request_and_drops_the_overtaken(gui):
+    """A slider dragged while a preview computes: requests in between are never computed, and a
+    result that a newer request overtook is never shown."""
+    release = threading.Event()
+    computed, shown = [], []
+
+    def work(request, _job):
+        computed.append(request)
+        if request == 0:
+            release.wait(10)
+        return request * 10
+
+    latest = jobs.LatestOnly(gui.jobs.submit, "preview", work, shown.append)
+    for request in range(5):
+        latest.request(request)
+    assert latest.busy
+    release.set()
+    wait_until(gui.root, lambda: not latest.busy, 10, "the newest request")
+    assert computed == [0, 4] and shown == [40]
+    assert latest.started == 2 and latest.dropped == 4  # 3 requests skipped, 1 result dropped

@@ -1,4 +1,5 @@
-"""An image viewer: fits the image to the widget; mouse wheel zooms, dragging pans."""
+"""An image viewer: fits the image to the widget; mouse wheel zooms, dragging pans. Views
+linked with `link_views` zoom and pan together (e.g. a photo beside its ELA image)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class ImageView(tk.Canvas):
         self.offset = [0.0, 0.0]
         self._photo = None
         self._drag_start = None
+        self.linked: list[ImageView] = []
         self.bind("<Configure>", lambda _event: self.redraw())
         self.bind("<MouseWheel>", self._on_wheel)
         self.bind("<Button-4>", lambda event: self._zoom_at(event, 1.25))
@@ -35,15 +37,32 @@ class ImageView(tk.Canvas):
         self.bind("<B1-Motion>", self._on_drag)
         self.bind("<Double-Button-1>", lambda _event: self.reset_view())
 
-    def show(self, image: Image.Image | None, caption: str | None = None) -> None:
+    def show(self, image: Image.Image | None, caption: str | None = None, keep_view: bool = False) -> None:
+        """Draw `image`; with `keep_view`, an image of the same size keeps the zoom and pan (a
+        re-computed or re-blended version of what is shown)."""
+        same_size = image is not None and self.image is not None and image.size == self.image.size
         self.image = image
         if caption is not None:
             self.caption = caption
-        self.reset_view()
+        if keep_view and same_size:
+            self.redraw()
+        else:
+            self.zoom, self.offset = 1.0, [0.0, 0.0]
+            self.redraw()
 
     def reset_view(self) -> None:
         self.zoom, self.offset = 1.0, [0.0, 0.0]
         self.redraw()
+        self._view_changed()
+
+    def set_view(self, zoom: float, offset) -> None:
+        """Zoom and pan as another view's (linked views call this on each other)."""
+        self.zoom, self.offset = zoom, [float(offset[0]), float(offset[1])]
+        self.redraw()
+
+    def _view_changed(self) -> None:
+        for view in self.linked:
+            view.set_view(self.zoom, self.offset)
 
     def displayed_size(self) -> tuple[int, int]:
         """Size in screen pixels at which the image is drawn now (0, 0 when empty)."""
@@ -99,6 +118,7 @@ class ImageView(tk.Canvas):
         if self.zoom == 1.0:
             self.offset = [0.0, 0.0]
         self.redraw()
+        self._view_changed()
 
     def _on_press(self, event) -> None:
         self._drag_start = (event.x, event.y, *self.offset)
@@ -109,3 +129,11 @@ class ImageView(tk.Canvas):
         start_x, start_y, offset_x, offset_y = self._drag_start
         self.offset = [offset_x + event.x - start_x, offset_y + event.y - start_y]
         self.redraw()
+        self._view_changed()
+
+
+def link_views(*views: ImageView) -> None:
+    """Zooming or panning any of `views` zooms or pans the others the same way. Meant for
+    images of one size shown in canvases of one size."""
+    for view in views:
+        view.linked = [other for other in views if other is not view]

@@ -10,7 +10,7 @@ import gc
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from tkinter import ttk
+from tkinter import filedialog, ttk
 
 from training.progress import Progress
 
@@ -24,6 +24,7 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     optional: bool = False  # a blank entry means None ("use all", "no limit")
+    folder: bool = False  # a text field holding a folder: a Browse… button picks it
 
 
 def _format_duration(seconds: float | None) -> str:
@@ -60,7 +61,11 @@ class RetrainDialog(tk.Toplevel):
                 widget = ttk.Checkbutton(form, variable=variable)
             elif isinstance(field.default, str) and not field.choices:
                 variable = tk.StringVar(value=field.default)
-                widget = ttk.Entry(form, textvariable=variable, width=18)
+                widget = ttk.Entry(form, textvariable=variable, width=40 if field.folder else 18)
+                if field.folder:
+                    ttk.Button(
+                        form, text="Browse…", command=lambda variable=variable: self._browse(variable)
+                    ).grid(row=row, column=2, sticky="w", padx=(4, 0))
             elif field.choices:
                 variable = tk.StringVar(value=str(field.default))
                 widget = ttk.Combobox(
@@ -89,6 +94,11 @@ class RetrainDialog(tk.Toplevel):
         self.cancel_button = ttk.Button(buttons, text="Close", command=self.cancel_or_close)
         self.cancel_button.pack(side="right", padx=(0, 6))
         self.protocol("WM_DELETE_WINDOW", self.cancel_or_close)
+
+    def _browse(self, variable: tk.StringVar) -> None:
+        chosen = filedialog.askdirectory(parent=self, initialdir=variable.get() or None, mustexist=True)
+        if chosen:
+            variable.set(chosen)
 
     def values(self) -> dict:
         """The form's values, typed like the fields' defaults; ValueError names a bad field."""
