@@ -174,19 +174,31 @@ def render_screenshot(size: tuple[int, int] = (1280, 720)):
 
 
 def make_forgery_samples(directory: Path) -> list[Path]:
-    """authentic.jpg (a rendered photo saved at JPEG quality 85), tampered.jpg (the same with a
-    region pasted from a quality-50 copy, off the 8×8 grid, saved again at 85) and
-    screenshot.png (screen-sized, lossless: the trust warnings' case)."""
-    from PIL import Image
+    """Sample photos from scikit-image's bundled images (public domain / CC0, redistributable;
+    needed only to regenerate the assets): authentic.jpg (Chelsea the cat, one JPEG save at
+    quality 88, as a camera leaves it), tampered.jpg (the coffee photo saved at 88, then the
+    cat's head from a quality-70 copy pasted in, off the 8×8 grid with a soft edge, saved
+    again at 92) and screenshot.png (screen-sized, lossless: the trust warnings' case)."""
+    import io
+
+    import skimage.data
+    from PIL import Image, ImageDraw, ImageFilter
+
+    def camera_jpeg(pixels: np.ndarray, quality: int) -> Image.Image:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).convert("RGB").save(buffer, "JPEG", quality=quality)
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
     directory.mkdir(parents=True, exist_ok=True)
     authentic_path = directory / "authentic.jpg"
-    render_photo().save(authentic_path, "JPEG", quality=PHOTO_QUALITY, exif=_exif())
-    with Image.open(authentic_path) as saved:  # what a camera leaves: one JPEG generation
-        authentic = saved.convert("RGB")
-    tampered, _mask = splice(authentic)
+    Image.fromarray(skimage.data.chelsea()).save(authentic_path, "JPEG", quality=88, exif=_exif())
+    host = camera_jpeg(skimage.data.coffee(), 88)
+    head = camera_jpeg(skimage.data.chelsea(), 70).crop((100, 0, 380, 230)).resize((180, 148))
+    feather = Image.new("L", head.size, 0)
+    ImageDraw.Draw(feather).ellipse((2, 2, head.width - 3, head.height - 3), fill=255)
+    host.paste(head, (333, 145), feather.filter(ImageFilter.GaussianBlur(1)))
     tampered_path = directory / "tampered.jpg"
-    tampered.save(tampered_path, "JPEG", quality=PHOTO_QUALITY, exif=_exif())
+    host.save(tampered_path, "JPEG", quality=92, exif=_exif())
     screenshot_path = directory / "screenshot.png"
     render_screenshot().save(screenshot_path, optimize=True)
     return [authentic_path, tampered_path, screenshot_path]
