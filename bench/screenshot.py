@@ -73,6 +73,8 @@ def show_forgery(app, root) -> None:
         60,
         "the tampered sample with its ELA",
     )
+    wait_until(root, lambda: tab.shown.overlay is not None, 60, "the heatmap")
+    tab.heatmap_checkbox.invoke()
 
 
 def digit_samples():
