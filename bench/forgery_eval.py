@@ -34,36 +34,14 @@ def generalisation_photos(record: dict, scratch: Path) -> list[forgery_data.Labe
     )
 
 
-HISTORIES = ("resized, then saved", "cropped off the 8×8 grid, then saved", "saved twice")
-
-
 def authentic_with_other_histories(record: dict, scratch: Path) -> list[tuple[Path, str]]:
-    """Untampered held-out photos put through what happens to real photos before an analyst
-    gets them (resizing, cropping, repeated saving): the false-alarm side of generalisation."""
-    from PIL import Image
-
+    """Untampered held-out photos (no training run saw them) resized, cropped off-grid or
+    saved twice: the false-alarm side of generalisation."""
     settings = record["hyper_parameters"]
     extra = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
     _, held_out = forgery_data.split_photo_pool(extra, settings["held_out_photo_fraction"], settings["seed"])
-    rng = np.random.default_rng(settings["seed"] + 3)
-    scratch.mkdir(parents=True, exist_ok=True)
-    made = []
-    for number, source in enumerate(held_out):
-        history = HISTORIES[number % len(HISTORIES)]
-        with Image.open(source) as opened:
-            photo = opened.convert("RGB")
-        if history.startswith("resized"):
-            factor = rng.uniform(0.5, 0.9)
-            photo = photo.resize((round(photo.width * factor), round(photo.height * factor)), Image.LANCZOS)
-        elif history.startswith("cropped"):
-            left, top = (int(value) for value in rng.integers(1, 8, 2))
-            photo = photo.crop((left, top, photo.width - 8, photo.height - 8))
-        else:
-            photo = forgery.jpeg_roundtrip(photo, int(rng.integers(70, 96)))
-        path = scratch / f"{number:03d}.jpg"
-        photo.save(path, "JPEG", quality=int(rng.integers(75, 96)))
-        made.append((path, history))
-    return made
+    made = forgery_data.write_other_histories(held_out, scratch, len(held_out), settings["seed"] + 3)
+    return [(photo.path, history) for photo, history in made]
 
 
 def false_alarms(predictor, made) -> list[tuple[str, float, int]]:
@@ -71,7 +49,7 @@ def false_alarms(predictor, made) -> list[tuple[str, float, int]]:
     from training import images
 
     rows = []
-    for history in HISTORIES:
+    for history in forgery_data.OTHER_HISTORIES:
         probabilities = []
         for path, made_history in made:
             if made_history == history:

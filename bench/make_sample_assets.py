@@ -61,7 +61,7 @@ def write_mixed_csv(path: Path, rows: int = 3000, positive_rate: float = 0.03, s
 
 PHOTO_QUALITY = 85
 SAMPLE_EXIF = {
-    0x010E: "Procedural sample photo (rendered by bench/make_sample_assets.py)",  # ImageDescription
+    0x010E: "Sample photo made by bench/make_sample_assets.py",  # ImageDescription
     0x0131: "Fintech ML Workbench sample generator",  # Software
 }
 
@@ -191,7 +191,8 @@ def make_forgery_samples(directory: Path) -> list[Path]:
 
     directory.mkdir(parents=True, exist_ok=True)
     authentic_path = directory / "authentic.jpg"
-    Image.fromarray(skimage.data.chelsea()).save(authentic_path, "JPEG", quality=88, exif=_exif())
+    # Cut to whole 8×8 blocks, as a camera frame is (else the trust check rightly says "resized").
+    Image.fromarray(skimage.data.chelsea()[:296, :448]).save(authentic_path, "JPEG", quality=88, exif=_exif())
     host = camera_jpeg(skimage.data.coffee(), 88)
     head = camera_jpeg(skimage.data.chelsea(), 70).crop((100, 0, 380, 230)).resize((180, 148))
     feather = Image.new("L", head.size, 0)

@@ -121,3 +121,19 @@ def test_xmp_fields_are_read_and_editing_software_is_named(tmp_path):
     plain = tmp_path / "plain.jpg"
     Image.new("RGB", (320, 320), "gray").save(plain, quality=90)
     assert forgery.photo_facts(plain, images.open_image(plain)).xmp == {}
+
+
+def test_concurrent_resaves_of_one_image_keep_their_own_quality(photos):
+    """`Image.save` keeps its options on the image object: without a copy per call, threads
+    re-saving one image at different qualities (the block features do, and the tab's ELA
+    preview runs beside them) could swap qualities under load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = photos[0]
+    qualities = [50, 95] * 40
+    expected = {quality: np.asarray(forgery.jpeg_roundtrip(image, quality)) for quality in (50, 95)}
+    with ThreadPoolExecutor(8) as pool:
+        results = list(
+            pool.map(lambda quality: np.asarray(forgery.jpeg_roundtrip(image, quality)), qualities)
+        )
+    assert all(np.array_equal(result, expected[q]) for result, q in zip(results, qualities, strict=True))

@@ -100,6 +100,8 @@ def command_train_forgery(arguments) -> int:
         "synthetic_pairs": arguments.synthetic_pairs if extra.is_dir() else 0,
         "resaved_copies": arguments.resaved_copies,
         "batch_size": arguments.batch_size,
+        "other_histories": arguments.other_histories,
+        "block_loss_weight": arguments.block_loss_weight,
     }
     config = forgery_training.ForgeryTrainingConfig(
         backbone=arguments.backbone,
@@ -419,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     forgery_parser.add_argument("--batch-size", type=int)
     forgery_parser.add_argument("--synthetic-pairs", type=int, help="0: CASIA-like photos only")
     forgery_parser.add_argument("--resaved-copies", type=int)
+    forgery_parser.add_argument(
+        "--other-histories", type=int, help="authentic extra photos resized, cropped or saved twice"
+    )
+    forgery_parser.add_argument("--block-loss-weight", type=float)
     forgery_parser.add_argument("--seed", type=int, default=0)
     forgery_parser.add_argument(
         "--imagenet",

@@ -66,8 +66,11 @@ class ElaSettings:
 
 
 def jpeg_roundtrip(image: Image.Image, quality: int) -> Image.Image:
+    """`image` saved as JPEG at `quality` in memory and decoded again. Safe to call on one
+    image from several threads at once: `Image.save` keeps its options on the image object, so
+    concurrent saves of the same object can swap qualities; each call saves its own copy."""
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
+    image.copy().save(buffer, "JPEG", quality=quality)
     buffer.seek(0)
     return Image.open(buffer).convert("RGB")
 

@@ -249,3 +249,37 @@ def split_photo_pool(photo_paths: list[Path], held_out_fraction: float, seed: in
     return [photo_paths[i] for i in sorted(order[held_out:])], [
         photo_paths[i] for i in sorted(order[:held_out])
     ]
+
+
+OTHER_HISTORIES = ("resized, then saved", "cropped off the 8×8 grid, then saved", "saved twice")
+
+
+def write_other_histories(
+    photo_paths: list[Path], output: Path, count: int, seed: int
+) -> list[tuple[LabelledPhoto, str]]:
+    """`count` untampered photos put through what happens to real photos before an analyst
+    gets them (resized, cropped off the 8×8 grid, saved twice), each then saved at quality
+    75-95: authentic examples whose compression history is unlike both CASIA's and the
+    spliced pairs'. Returns (photo, history) pairs."""
+    rng = np.random.default_rng(seed)
+    output.mkdir(parents=True, exist_ok=True)
+    made = []
+    for number in range(count):
+        source = photo_paths[number % len(photo_paths)]
+        history = OTHER_HISTORIES[number % len(OTHER_HISTORIES)]
+        with Image.open(source) as opened:
+            photo = opened.convert("RGB")
+        if history == OTHER_HISTORIES[0]:
+            factor = rng.uniform(0.5, 0.9)
+            photo = photo.resize(
+                (round(photo.width * factor), round(photo.height * factor)), Image.Resampling.LANCZOS
+            )
+        elif history == OTHER_HISTORIES[1]:
+            left, top = (int(value) for value in rng.integers(1, 8, 2))
+            photo = photo.crop((left, top, photo.width - 8, photo.height - 8))
+        else:
+            photo = _jpeg(photo, int(rng.integers(70, 96)))
+        path = output / f"other_{number:04d}_{Path(source).stem}.jpg"
+        photo.save(path, "JPEG", quality=int(rng.integers(75, 96)))
+        made.append((LabelledPhoto(path, False, None, (Path(source).stem,)), history))
+    return made

@@ -39,6 +39,8 @@ class ForgeryTrainingConfig:
     resaved_copies: int = 1  # extra copies of each photo re-saved at a common random quality
     synthetic_pairs: int = 1400  # pairs spliced from the training share of the extra photos
     held_out_photo_fraction: float = 0.3  # extra photos kept for the generalisation test only
+    other_histories: int = 0  # untampered extra photos resized, cropped or saved twice (authentic)
+    block_loss_weight: float = 1.0
     seed: int = 0
     imagenet_weights: bool = False
 
@@ -201,7 +203,7 @@ def train_block_network(
             block_loss = tensorflow.reduce_sum(tensorflow.reduce_mean(per_block, axis=[1, 2]) * weights) / (
                 tensorflow.reduce_sum(weights) + 1e-6
             )
-            loss = image_loss + block_loss
+            loss = image_loss + config.block_loss_weight * block_loss
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return image_loss, block_loss
@@ -467,8 +469,15 @@ def train(
             report(
                 Progress("synthetic", 0, 1, "splicing photos for training and for the generalisation test")
             )
+            if config.other_histories:
+                synthetic_train += [
+                    photo
+                    for photo, _ in forgery_data.write_other_histories(
+                        pool_train, Path(scratch) / "other", config.other_histories, config.seed + 4
+                    )
+                ]
             if config.synthetic_pairs:
-                synthetic_train = forgery_data.write_synthetic_set(
+                synthetic_train += forgery_data.write_synthetic_set(
                     pool_train,
                     Path(scratch) / "train",
                     config.synthetic_pairs,
