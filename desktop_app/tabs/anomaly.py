@@ -69,7 +69,6 @@ class AnomalyTab(ToolTab):
         self.file_predictions: dict[str, anomaly.AnomalyPrediction] = {}
         self.batch: ScoredArray | None = None
         self.threshold: float | None = None
-        self.batch_jobs = []
         self._last_histogram_draw = 0.0
 
         top = ttk.Frame(self)
@@ -282,7 +281,7 @@ class AnomalyTab(ToolTab):
                 job.report(Progress("scoring", position + 1, len(paths), path.name))
 
         def start(predictor) -> None:
-            self._run_batch_job(
+            self.run_batch_job(
                 f"score {len(paths)} image(s)",
                 lambda job: score(job, predictor),
                 on_partial=self._add_prediction,
@@ -298,7 +297,7 @@ class AnomalyTab(ToolTab):
 
         self.with_predictor(
             self.selected_model_name(),
-            lambda predictor: self._run_batch_job(
+            lambda predictor: self.run_batch_job(
                 f"score {path.name}", lambda job: work(job, predictor), on_success=self._show_batch
             ),
         )
@@ -312,7 +311,7 @@ class AnomalyTab(ToolTab):
 
         self.with_predictor(
             self.selected_model_name(),
-            lambda predictor: self._run_batch_job(
+            lambda predictor: self.run_batch_job(
                 "score MNIST test set", lambda job: work(job, predictor), on_success=self._show_batch
             ),
         )
@@ -323,41 +322,11 @@ class AnomalyTab(ToolTab):
         is_anomaly = None if labels is None else ~np.isin(labels, predictor.normal_digits)
         return ScoredArray(source, pixels, labels, scored, is_anomaly)
 
-    def _run_batch_job(self, name, work, **handlers):
-        self.cancel_button.state(["!disabled"])
-        self.progress_bar["value"] = 0
+    def on_batch_cancelled(self) -> None:
+        self._batch_finished("Cancelled; what was scored so far stays.")
 
-        def progress(report) -> None:
-            self.progress_bar["value"] = report.fraction
-            self.app.set_status(f"Anomaly: {report.message} ({report.fraction:.0%})")
-
-        def cancelled() -> None:
-            self._batch_finished("Cancelled; what was scored so far stays.")
-
-        def failed(error, details) -> None:
-            self._batch_finished(str(error))
-            self.app.show_error(error, details)
-
-        def finished() -> None:
-            self.batch_jobs = [job for job in self.batch_jobs if not job.finished]
-            if not self.batch_jobs:
-                self.cancel_button.state(["disabled"])
-
-        job = self.submit(
-            name,
-            work,
-            on_progress=progress,
-            on_cancelled=cancelled,
-            on_error=failed,
-            on_finally=finished,
-            **handlers,
-        )
-        self.batch_jobs.append(job)
-        return job
-
-    def cancel_batch(self) -> None:
-        for job in self.batch_jobs:
-            job.cancel()
+    def on_batch_failed(self, error) -> None:
+        self._batch_finished(str(error))
 
     def _batch_finished(self, text: str) -> None:
         self.app.set_status(f"Anomaly: {text}")
@@ -379,7 +348,7 @@ class AnomalyTab(ToolTab):
         if batch is not None:
             self.with_predictor(
                 self.selected_model_name(),
-                lambda predictor: self._run_batch_job(
+                lambda predictor: self.run_batch_job(
                     f"score {batch.source}",
                     lambda job: self._score_array(job, predictor, batch.source, batch.pixels, batch.labels),
                     on_success=self._show_batch,

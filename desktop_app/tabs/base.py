@@ -33,7 +33,50 @@ class ToolTab(ttk.Frame):
         self.predictors: dict[str, object] = {}
         self._loading: dict[str, list[Callable]] = {}
         self.jobs = []
+        self.batch_jobs = []
         self.retrain_dialog: RetrainDialog | None = None
+
+    # Batches (tabs with a progress bar and a Cancel button) -------------------------------------
+    def run_batch_job(self, name, work, **handlers):
+        """Run `work` as a cancellable batch job that the tab's progress bar and Cancel button
+        follow; `on_batch_cancelled()` and `on_batch_failed(error)` tell the tab how it ended."""
+        self.cancel_button.state(["!disabled"])
+        self.progress_bar["value"] = 0
+
+        def progress(report: Progress) -> None:
+            self.progress_bar["value"] = report.fraction
+            self.app.set_status(f"{self.title}: {report.message} ({report.fraction:.0%})")
+
+        def failed(error, details) -> None:
+            self.on_batch_failed(error)
+            self.app.show_error(error, details)
+
+        def finished() -> None:
+            self.batch_jobs = [job for job in self.batch_jobs if not job.finished]
+            if not self.batch_jobs:
+                self.cancel_button.state(["disabled"])
+
+        job = self.submit(
+            name,
+            work,
+            on_progress=progress,
+            on_cancelled=self.on_batch_cancelled,
+            on_error=failed,
+            on_finally=finished,
+            **handlers,
+        )
+        self.batch_jobs.append(job)
+        return job
+
+    def cancel_batch(self) -> None:
+        for job in self.batch_jobs:
+            job.cancel()
+
+    def on_batch_cancelled(self) -> None:
+        """Called on the Tk thread when the user cancelled a batch."""
+
+    def on_batch_failed(self, error: BaseException) -> None:
+        """Called on the Tk thread when a batch failed (the error dialog is shown already)."""
 
     # Implemented by each tab ----------------------------------------------------------------
     def model_names(self) -> list[str]:

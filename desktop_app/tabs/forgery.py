@@ -172,7 +172,6 @@ class ForgeryTab(ToolTab):
         self.shown: ShownPhoto | None = None
         self.path_shown: str | None = None
         self._generation = 0
-        self.batch_jobs = []
         self.ela_settings = forgery.ElaSettings()
         self.warnings_shown: list[str] = []
         self.chart = None
@@ -761,7 +760,7 @@ class ForgeryTab(ToolTab):
 
         self.with_predictor(
             self.selected_model_name(),
-            lambda predictor: self._run_batch_job(
+            lambda predictor: self.run_batch_job(
                 f"score {len(paths)} photo(s)",
                 lambda job: score(job, predictor),
                 on_partial=add,
@@ -769,42 +768,12 @@ class ForgeryTab(ToolTab):
             ),
         )
 
-    def _run_batch_job(self, name, work, **handlers):
-        self.cancel_button.state(["!disabled"])
-        self.progress_bar["value"] = 0
+    def on_batch_cancelled(self) -> None:
+        self.app.set_status("Forgery: cancelled; what was scored so far stays.")
+        self.draw_chart()
 
-        def progress(report: Progress) -> None:
-            self.progress_bar["value"] = report.fraction
-            self.app.set_status(f"Forgery: {report.message} ({report.done}/{report.total})")
-
-        def cancelled() -> None:
-            self.app.set_status("Forgery: cancelled; what was scored so far stays.")
-            self.draw_chart()
-
-        def failed(error, details) -> None:
-            self.message_text.set(str(error))
-            self.app.show_error(error, details)
-
-        def finished() -> None:
-            self.batch_jobs = [job for job in self.batch_jobs if not job.finished]
-            if not self.batch_jobs:
-                self.cancel_button.state(["disabled"])
-
-        job = self.submit(
-            name,
-            work,
-            on_progress=progress,
-            on_cancelled=cancelled,
-            on_error=failed,
-            on_finally=finished,
-            **handlers,
-        )
-        self.batch_jobs.append(job)
-        return job
-
-    def cancel_batch(self) -> None:
-        for job in self.batch_jobs:
-            job.cancel()
+    def on_batch_failed(self, error) -> None:
+        self.message_text.set(str(error))
 
     def rescore(self) -> None:
         """After a model change: every verdict on screen again, with the new model."""
