@@ -102,13 +102,7 @@ class AnomalyTab(ToolTab):
             self.filetypes,
         )
         self.drop_zone.pack(fill="x")
-        progress_row = ttk.Frame(left)
-        progress_row.pack(fill="x", pady=(4, 0))
-        self.progress_bar = ttk.Progressbar(progress_row, maximum=1.0)
-        self.progress_bar.pack(side="left", fill="x", expand=True)
-        self.cancel_button = ttk.Button(progress_row, text="Cancel", command=self.cancel_batch)
-        self.cancel_button.pack(side="left", padx=(4, 0))
-        self.cancel_button.state(["disabled"])
+        self.build_batch_progress(left)
         self.results = ResultsTable(
             left,
             [

@@ -37,6 +37,16 @@ class ToolTab(ttk.Frame):
         self.retrain_dialog: RetrainDialog | None = None
 
     # Batches (tabs with a progress bar and a Cancel button) -------------------------------------
+    def build_batch_progress(self, parent) -> None:
+        """The progress bar and Cancel button that `run_batch_job` drives, packed in `parent`."""
+        row = ttk.Frame(parent)
+        row.pack(fill="x", pady=(4, 0))
+        self.progress_bar = ttk.Progressbar(row, maximum=1.0)
+        self.progress_bar.pack(side="left", fill="x", expand=True)
+        self.cancel_button = ttk.Button(row, text="Cancel", command=self.cancel_batch)
+        self.cancel_button.pack(side="left", padx=(4, 0))
+        self.cancel_button.state(["disabled"])
+
     def run_batch_job(self, name, work, **handlers):
         """Run `work` as a cancellable batch job that the tab's progress bar and Cancel button
         follow; `on_batch_cancelled()` and `on_batch_failed(error)` tell the tab how it ended."""
