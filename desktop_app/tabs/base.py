@@ -88,6 +88,16 @@ class ToolTab(ttk.Frame):
     def on_batch_failed(self, error: BaseException) -> None:
         """Called on the Tk thread when a batch failed (the error dialog is shown already)."""
 
+    # The model in use ---------------------------------------------------------------------------
+    def start_loading(self) -> None:
+        """Warm the tab's model in the background once the window is up."""
+        self.with_predictor(self.selected_model_name(), lambda _predictor: None)
+
+    @property
+    def predictor(self):
+        """The selected model's predictor once it is loaded, else None."""
+        return self.predictors.get(self.selected_model_name())
+
     # Implemented by each tab ----------------------------------------------------------------
     def model_names(self) -> list[str]:
         raise NotImplementedError

@@ -116,10 +116,6 @@ class DigitsTab(ToolTab):
         if self.predictions:
             self.open_paths([Path(path) for path in self.predictions])
 
-    def start_loading(self) -> None:
-        """Warm the default model in the background once the window is up."""
-        self.with_predictor(self.selected_model_name(), lambda _predictor: None)
-
     def on_model_ready(self, name: str, replaced: bool) -> None:
         if name != self.selected_model_name():
             return

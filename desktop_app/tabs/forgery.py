@@ -389,13 +389,6 @@ class ForgeryTab(ToolTab):
     def load_predictor(self, name: str):
         return forgery.ForgeryPredictor.load(name, self.app.registry)
 
-    def start_loading(self) -> None:
-        self.with_predictor(self.selected_model_name(), lambda _predictor: None)
-
-    @property
-    def predictor(self) -> forgery.ForgeryPredictor | None:
-        return self.predictors.get(self.selected_model_name())
-
     def on_model_ready(self, name: str, replaced: bool) -> None:
         self._refresh_model_choices()
         if name != self.selected_model_name():
