@@ -15,22 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from training import forgery, forgery_data, forgery_training, paths
-from training.keras_setup import import_keras
+from training.keras_setup import load_verified_model
 from training.registry import ModelRegistry
 
 
 def generalisation_photos(record: dict, scratch: Path) -> list[forgery_data.LabelledPhoto]:
-    """The generalisation set exactly as training made it: the held-out share of the extra
-    photos, spliced with the generalisation recipe and the run's seed."""
+    """The generalisation set exactly as training made it (same photos, recipe and seed)."""
     settings = record["hyper_parameters"]
     extra = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
-    _, held_out = forgery_data.split_photo_pool(extra, settings["held_out_photo_fraction"], settings["seed"])
-    return forgery_data.write_synthetic_set(
-        held_out,
-        scratch,
-        forgery_training.GENERALISATION_PAIRS,
-        forgery_data.GENERALISATION_RECIPE,
-        settings["seed"] + 2,
+    return forgery_training.write_generalisation_set(
+        extra, settings["held_out_photo_fraction"], settings["seed"], scratch
     )
 
 
@@ -93,9 +87,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="forgery-blocks")
     args = parser.parse_args(argv)
     registry = ModelRegistry()
-    path, entry = registry.verified_path(args.model)
+    model, entry = load_verified_model(args.model, registry)
     backbone = entry.record["hyper_parameters"]["backbone"]
-    model = import_keras().saving.load_model(path, safe_mode=True, compile=False)
     threshold = float(entry.record["threshold"])
     test_dir = paths.data_dir() / "casia1_test"
     print(
@@ -109,20 +102,7 @@ def main(argv=None) -> int:
     print(row("casia1_test", forgery_training.evaluate_on_folder(model, test_dir, threshold, backbone)))
     with tempfile.TemporaryDirectory() as scratch:
         photos = generalisation_photos(entry.record, Path(scratch))
-        if backbone == "resnet50":
-            probabilities = forgery_training.resnet_probabilities(model, photos)
-            tampered = np.array([p.tampered for p in photos])
-            evaluation = forgery_training.Evaluation(
-                forgery_training.image_metrics(probabilities, tampered, threshold), {}
-            )
-        else:
-            examples = forgery_training.make_examples(
-                [(p, None) for p in photos],
-                forgery_training.ignore_progress,
-                forgery_training.CancelToken(),
-                "generalisation",
-            )
-            evaluation = forgery_training.evaluate_examples(model, examples, photos, threshold)
+        evaluation = forgery_training.evaluate_photos(model, backbone, photos, threshold)
         print(row("held-out BSDS500 splices", evaluation))
         print(
             "\nfalse alarms on untampered held-out photos with other histories (final save at quality 75-95)"

@@ -62,7 +62,6 @@ class Example:
     block_weight: float  # 0 when the tampered region is unknown (no mask)
     tampered: bool
     path: str
-    quality_matched: bool
 
 
 def block_target(mask: np.ndarray, rows: int, columns: int) -> np.ndarray:
@@ -85,21 +84,25 @@ def make_example(photo: forgery_data.LabelledPhoto, resave_quality: int | None =
         target, weight = np.zeros((rows, columns), np.float32), 0.0 if photo.tampered else 1.0
     if rows > columns:
         features, target = features.transpose(1, 0, 2), target.T
-    return Example(
-        features, target, weight, photo.tampered, str(photo.path), forgery_data.is_quality_matched(photo.path)
-    )
+    return Example(features, target, weight, photo.tampered, str(photo.path))
+
+
+def on_two_threads(work, jobs, report: ProgressCallback, cancel: CancelToken, stage: str) -> list:
+    """`work(job)` for every job on two threads (PIL and NumPy release the GIL), in order,
+    reporting progress and stopping when cancelled."""
+    results = []
+    with ThreadPoolExecutor(2) as pool:
+        for number, result in enumerate(pool.map(work, jobs), start=1):
+            cancel.raise_if_cancelled()
+            results.append(result)
+            if number % 50 == 0 or number == len(jobs):
+                report(Progress(stage, number, len(jobs), f"{stage}: {number}/{len(jobs)} photos"))
+    return results
 
 
 def make_examples(jobs, report: ProgressCallback, cancel: CancelToken, stage: str) -> list[Example]:
-    """`make_example(*job)` for every job on two threads (PIL and NumPy release the GIL)."""
-    examples = []
-    with ThreadPoolExecutor(2) as pool:
-        for number, example in enumerate(pool.map(lambda job: make_example(*job), jobs), start=1):
-            cancel.raise_if_cancelled()
-            examples.append(example)
-            if number % 50 == 0 or number == len(jobs):
-                report(Progress(stage, number, len(jobs), f"{stage}: {number}/{len(jobs)} photos"))
-    return examples
+    """`make_example(*job)` for every (photo, re-save quality) job."""
+    return on_two_threads(lambda job: make_example(*job), jobs, report, cancel, stage)
 
 
 # Networks -------------------------------------------------------------------------------------
@@ -310,15 +313,26 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate_examples(model, examples: list[Example], photos, threshold: float) -> Evaluation:
+def score_photos(
+    model, backbone: str, photos, report=ignore_progress, cancel=None, stage: str = "scoring"
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """Image probabilities for photos as saved, and the block maps (block network only)."""
+    cancel = cancel or CancelToken()
+    if backbone == "resnet50":
+        return resnet_probabilities(model, photos, report, cancel), None
+    return predict_examples(model, make_examples([(p, None) for p in photos], report, cancel, stage))
+
+
+def evaluate_scores(photos, probabilities: np.ndarray, maps, threshold: float) -> Evaluation:
+    """Image figures, overall and on the quality-matched subset, and (with block maps) the
+    heatmaps' pixel AUC against the masks."""
     from sklearn import metrics
 
-    probabilities, maps = predict_examples(model, examples)
-    tampered = np.array([e.tampered for e in examples])
-    matched = np.array([e.quality_matched for e in examples])
+    tampered = np.array([p.tampered for p in photos])
+    matched = np.array([forgery_data.is_quality_matched(p.path) for p in photos])
     per_image, pooled_scores, pooled_truth = [], [], []
-    for photo, block_map in zip(photos, maps, strict=True):
-        if photo.mask is None or not photo.tampered:
+    for photo, block_map in zip(photos, maps or [None] * len(photos), strict=True):
+        if block_map is None or photo.mask is None or not photo.tampered:
             continue
         with Image.open(photo.path) as image:
             mask = forgery_data.read_mask(photo.mask, image.size)
@@ -343,8 +357,24 @@ def evaluate_examples(model, examples: list[Example], photos, threshold: float) 
     )
 
 
+def evaluate_photos(model, backbone: str, photos, threshold: float, report=ignore_progress, cancel=None):
+    probabilities, maps = score_photos(model, backbone, photos, report, cancel)
+    return evaluate_scores(photos, probabilities, maps, threshold)
+
+
 # The whole run ----------------------------------------------------------------------------------
 GENERALISATION_PAIRS = 150
+
+
+def write_generalisation_set(
+    extra_photos: list[Path], held_out_fraction: float, seed: int, directory: Path
+) -> list[forgery_data.LabelledPhoto]:
+    """Pairs spliced, with the generalisation recipe, from the share of the extra photos that
+    no training run sees; the same set for a given seed wherever it is made."""
+    _, held_out = forgery_data.split_photo_pool(extra_photos, held_out_fraction, seed)
+    return forgery_data.write_synthetic_set(
+        held_out, directory, GENERALISATION_PAIRS, forgery_data.GENERALISATION_RECIPE, seed + 2
+    )
 
 
 @dataclass
@@ -380,14 +410,7 @@ def _resnet_arrays(photos, resave_qualities, report, cancel, stage):
         return forgery.resnet_input(forgery.jpeg_roundtrip(image, quality) if quality else image)
 
     jobs = list(zip(photos, resave_qualities, strict=True))
-    arrays = []
-    with ThreadPoolExecutor(2) as pool:
-        for number, array in enumerate(pool.map(one, jobs), start=1):
-            cancel.raise_if_cancelled()
-            arrays.append(array)
-            if number % 50 == 0 or number == len(jobs):
-                report(Progress(stage, number, len(jobs), f"{stage}: {number}/{len(jobs)} photos"))
-    return np.stack(arrays)
+    return np.stack(on_two_threads(one, jobs, report, cancel, stage))
 
 
 def train_resnet(train_photos, qualities, config, report, cancel):
@@ -484,12 +507,8 @@ def train(
                     forgery_data.TRAINING_RECIPE,
                     config.seed + 1,
                 )
-            synthetic_test = forgery_data.write_synthetic_set(
-                pool_test,
-                Path(scratch) / "test",
-                GENERALISATION_PAIRS,
-                forgery_data.GENERALISATION_RECIPE,
-                config.seed + 2,
+            synthetic_test = write_generalisation_set(
+                extra_photos, config.held_out_photo_fraction, config.seed, Path(scratch) / "test"
             )
             data["extra_photos"] = {
                 "folder": Path(extra_photos_directory).name,
@@ -511,59 +530,30 @@ def train(
             model = train_resnet(
                 copies + synthetic_train, qualities + [None] * len(synthetic_train), config, report, cancel
             )
-            validation_probabilities = resnet_probabilities(model, validation_photos)
-            tampered = np.array([p.tampered for p in validation_photos])
-            threshold = choose_threshold(validation_probabilities, tampered)
-            matched = np.array([forgery_data.is_quality_matched(p.path) for p in validation_photos])
-            validation = Evaluation(
-                image_metrics(validation_probabilities, tampered, threshold),
-                image_metrics(validation_probabilities[matched], tampered[matched], threshold),
-            )
-            generalisation = None
-            if synthetic_test:
-                synthetic_probabilities = resnet_probabilities(model, synthetic_test)
-                synthetic_tampered = np.array([p.tampered for p in synthetic_test])
-                generalisation = Evaluation(
-                    image_metrics(synthetic_probabilities, synthetic_tampered, threshold), {}
-                )
         else:
             examples = make_examples(list(zip(copies, qualities, strict=True)), report, cancel, "features")
             examples += make_examples(
                 [(p, None) for p in synthetic_train], report, cancel, "synthetic features"
             )
             model = train_block_network(examples, config, report, cancel)
-            validation_examples = make_examples(
-                [(p, None) for p in validation_photos], report, cancel, "validation"
-            )
-            probabilities, _ = predict_examples(model, validation_examples)
-            threshold = choose_threshold(probabilities, np.array([e.tampered for e in validation_examples]))
-            validation = evaluate_examples(model, validation_examples, validation_photos, threshold)
-            generalisation = None
-            if synthetic_test:
-                test_examples = make_examples(
-                    [(p, None) for p in synthetic_test], report, cancel, "generalisation"
-                )
-                generalisation = evaluate_examples(model, test_examples, synthetic_test, threshold)
+        probabilities, maps = score_photos(
+            model, config.backbone, validation_photos, report, cancel, "validation"
+        )
+        threshold = choose_threshold(probabilities, np.array([p.tampered for p in validation_photos]))
+        validation = evaluate_scores(validation_photos, probabilities, maps, threshold)
+        generalisation = (
+            evaluate_photos(model, config.backbone, synthetic_test, threshold, report, cancel)
+            if synthetic_test
+            else None
+        )
     return TrainedForgeryModel(
         model, config, threshold, validation, generalisation, data, time.perf_counter() - started
     )
 
 
-def evaluate_on_folder(
-    model_or_predictor, test_directory, threshold: float, backbone: str = "blocks"
-) -> Evaluation:
+def evaluate_on_folder(model, test_directory, threshold: float, backbone: str = "blocks") -> Evaluation:
     """Figures on a labelled folder never used for training or choices (e.g. casia1_test)."""
-    photos = forgery_data.list_photos(test_directory)
-    if backbone == "resnet50":
-        probabilities = resnet_probabilities(model_or_predictor, photos)
-        tampered = np.array([p.tampered for p in photos])
-        matched = np.array([forgery_data.is_quality_matched(p.path) for p in photos])
-        return Evaluation(
-            image_metrics(probabilities, tampered, threshold),
-            image_metrics(probabilities[matched], tampered[matched], threshold),
-        )
-    examples = make_examples([(p, None) for p in photos], ignore_progress, CancelToken(), "test")
-    return evaluate_examples(model_or_predictor, examples, photos, threshold)
+    return evaluate_photos(model, backbone, forgery_data.list_photos(test_directory), threshold)
 
 
 def model_name(backbone: str) -> str:
