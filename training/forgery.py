@@ -9,15 +9,15 @@ more. The same `error_level_analysis` serves training and inference.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import ExifTags, Image
+
+from training.datasets import sha256_file
 
 DEFAULT_ELA_QUALITY = 90
 DEFAULT_ELA_GAIN = 20.0
@@ -239,7 +239,7 @@ def read_xmp(packet: bytes | str | None, limit: int = 40) -> dict[str, str]:
 def photo_facts(path, image: Image.Image) -> PhotoFacts:
     """Facts about the file at `path`; `image` is it as opened by `images.open_image` (EXIF
     orientation applied, so width and height are as the user sees them)."""
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = sha256_file(path)
     # Format, quantisation tables and EXIF live on the file as decoded, not on a rotated copy.
     with Image.open(path) as original:
         file_format, quality = original.format, estimate_jpeg_quality(original)

@@ -392,12 +392,14 @@ def photos_fingerprint(photos: list[forgery_data.LabelledPhoto]) -> str:
     """sha256 over the photos' names, classes and bytes (and their masks')."""
     import hashlib
 
+    from training.datasets import sha256_file
+
     digest = hashlib.sha256()
     for photo in sorted(photos, key=lambda p: (p.tampered, p.path.name)):
         digest.update(f"{photo.path.name}:{int(photo.tampered)}:".encode())
-        digest.update(hashlib.sha256(photo.path.read_bytes()).digest())
+        digest.update(bytes.fromhex(sha256_file(photo.path)))
         if photo.mask is not None:
-            digest.update(hashlib.sha256(photo.mask.read_bytes()).digest())
+            digest.update(bytes.fromhex(sha256_file(photo.mask)))
     return "sha256:" + digest.hexdigest()
 
 
