@@ -150,12 +150,15 @@ def block_features(image: Image.Image, qualities: tuple[int, ...] = FEATURE_QUAL
     return np.concatenate([ela, content, relative], axis=-1).astype(np.float32)
 
 
-def heatmap_at(block_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def heatmap_at(block_map: np.ndarray, shape: tuple[int, int], scale: float = 1.0) -> np.ndarray:
     """A per-block map (rows, columns) as a smooth (H, W) heatmap over the photo; pixels past
-    the last whole block take the nearest block's value."""
+    the last whole block take the nearest block's value. With `scale`, over a copy of the
+    photo resized by that factor (`shape` is then the copy's), without making the full-size
+    map first."""
     rows, columns = block_map.shape
+    covered = (max(1, round(columns * BLOCK * scale)), max(1, round(rows * BLOCK * scale)))
     smooth = Image.fromarray(block_map.astype(np.float32), mode="F").resize(
-        (columns * BLOCK, rows * BLOCK), Image.Resampling.BILINEAR
+        covered, Image.Resampling.BILINEAR
     )
     values = np.asarray(smooth)
     return np.pad(

@@ -73,19 +73,9 @@ def heatmap_overlay(display: Image.Image, block_map: np.ndarray, native_size: tu
     red where high, more opaque the higher. Laid out as `forgery.heatmap_at` lays them over
     the native photo (whole 8×8 blocks from the top left, the rest takes the edge's value),
     but made at display size directly."""
-    rows, columns = block_map.shape
     scale = display.width / native_size[0]
-    covered = (
-        min(display.width, max(1, round(columns * forgery.BLOCK * scale))),
-        min(display.height, max(1, round(rows * forgery.BLOCK * scale))),
-    )
-    smooth = Image.fromarray(block_map.astype(np.float32), mode="F").resize(
-        covered, Image.Resampling.BILINEAR
-    )
-    values = np.clip(np.asarray(smooth), 0.0, 1.0)
-    values = np.pad(values, ((0, display.height - covered[1]), (0, display.width - covered[0])), mode="edge")[
-        ..., None
-    ]
+    heatmap = forgery.heatmap_at(block_map, (display.height, display.width), scale)
+    values = np.clip(heatmap, 0.0, 1.0)[..., None]
     colour = np.array([255.0, 215.0, 0.0]) * (1 - values) + np.array([215.0, 0.0, 0.0]) * values
     alpha = HEATMAP_OPACITY * values
     photo = np.asarray(display, dtype=np.float32)
