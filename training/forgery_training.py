@@ -278,11 +278,15 @@ def image_metrics(probabilities: np.ndarray, tampered: np.ndarray, threshold: fl
 
 def pixel_auc(block_map: np.ndarray, mask: np.ndarray) -> float | None:
     """ROC AUC of the heatmap (block map upsampled to the photo) against a mask."""
+    return heatmap_auc(forgery.heatmap_at(block_map, mask.shape), mask)
+
+
+def heatmap_auc(heatmap: np.ndarray, mask: np.ndarray) -> float | None:
+    """ROC AUC of a full-size heatmap against a mask; None when the mask is all one value."""
     from sklearn import metrics
 
     if mask.all() or not mask.any():
         return None
-    heatmap = forgery.heatmap_at(block_map, mask.shape)
     return float(metrics.roc_auc_score(mask.ravel(), heatmap.ravel()))
 
 
@@ -338,10 +342,10 @@ def evaluate_scores(photos, probabilities: np.ndarray, maps, threshold: float) -
             mask = forgery_data.read_mask(photo.mask, image.size)
         if mask.shape[0] > mask.shape[1]:
             mask = mask.T
-        score = pixel_auc(block_map, mask)
+        heatmap = forgery.heatmap_at(block_map, mask.shape)
+        score = heatmap_auc(heatmap, mask)
         if score is not None:
             per_image.append(score)
-            heatmap = forgery.heatmap_at(block_map, mask.shape)
             pooled_scores.append(heatmap[::4, ::4].ravel())
             pooled_truth.append(mask[::4, ::4].ravel())
     pooled = (
