@@ -52,6 +52,53 @@ def test_scores_come_with_reconstructions_and_error_maps(one_class_model, mnist)
     assert np.allclose(again.scores, scored.scores, atol=1e-4)
 
 
+def test_latent_mixture_likelihood_matches_scikit_learn():
+    from sklearn.mixture import GaussianMixture
+
+    generator = np.random.default_rng(0)
+    codes = np.concatenate(
+        [generator.normal(centre, scale, (300, 4)) for centre, scale in ((0, 1), (6, 0.3))]
+    )
+    mixture = GaussianMixture(2, covariance_type="full", random_state=0).fit(codes)
+    statistics = anomaly.ScoreStatistics(
+        0.0,
+        1.0,
+        [0.0] * 4,
+        np.eye(4).tolist(),
+        0.0,
+        1.0,
+        mixture.weights_.tolist(),
+        mixture.means_.tolist(),
+        mixture.precisions_cholesky_.tolist(),
+    )
+    probes = generator.normal(3, 3, (50, 4))
+    assert np.allclose(anomaly._mixture_surprise(probes, statistics), -mixture.score_samples(probes))
+
+
+def test_the_gap_between_latent_clusters_is_more_surprising_than_either_cluster(one_class_model):
+    """What the mixture adds to a single Gaussian: a code halfway between two clusters of
+    normal codes is unlikely although it is near their overall mean."""
+    statistics = one_class_model.statistics
+    means = np.asarray(statistics.mixture_means)
+    heaviest = np.argsort(statistics.mixture_weights)[-2:]
+    between = means[heaviest].mean(axis=0, keepdims=True)
+    assert (
+        anomaly._mixture_surprise(between, statistics)[0]
+        > anomaly._mixture_surprise(means[heaviest], statistics).max()
+    )
+
+
+def test_models_saved_before_the_mixture_score_still_score(one_class_model, mnist):
+    saved = one_class_model.statistics.to_json()
+    older = anomaly.ScoreStatistics.from_json(
+        {name: value for name, value in saved.items() if not name.startswith(("mixture_", "latent_weight"))}
+    )
+    scored = anomaly.score_images(one_class_model.autoencoder, older, mnist.x_test[:4], "combined")
+    assert np.isfinite(scored.scores).all()
+    with pytest.raises(ValueError, match="without a latent mixture"):
+        anomaly.score_images(one_class_model.autoencoder, older, mnist.x_test[:4], "mixture")
+
+
 def test_all_digits_normal_offers_no_f1_threshold(mnist):
     config = anomaly.AnomalyTrainingConfig(epochs=1, subset=1000)
     model = anomaly.train(mnist, config)
