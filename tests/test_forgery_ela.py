@@ -137,3 +137,27 @@ def test_concurrent_resaves_of_one_image_keep_their_own_quality(photos):
             pool.map(lambda quality: np.asarray(forgery.jpeg_roundtrip(image, quality)), qualities)
         )
     assert all(np.array_equal(result, expected[q]) for result, q in zip(results, qualities, strict=True))
+
+
+def test_the_preview_and_the_classifier_share_one_resave_and_see_what_they_would_alone(photos, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = photos[0]
+    alone_ela = forgery.error_level_analysis(image)
+    alone_features = forgery.block_features(image)
+    made = []
+    original = forgery.jpeg_roundtrip
+    monkeypatch.setattr(
+        forgery, "jpeg_roundtrip", lambda picture, quality: made.append(quality) or original(picture, quality)
+    )
+    resaves = forgery.SharedResaves(image)
+    with ThreadPoolExecutor(2) as pool:
+        shared_ela = pool.submit(forgery.error_level_analysis, image, forgery.ElaSettings(), resaves)
+        shared_features = pool.submit(forgery.block_features, image, resaves=resaves)
+        assert np.array_equal(shared_ela.result(), alone_ela)
+        assert np.array_equal(shared_features.result(), alone_features)
+    assert sorted(made) == sorted(forgery.FEATURE_QUALITIES)  # quality 90 once, not twice
+    other = forgery.ElaSettings(quality=70)
+    assert np.array_equal(
+        forgery.error_level_analysis(image, other, resaves), forgery.error_level_analysis(image, other)
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -75,15 +76,47 @@ def jpeg_roundtrip(image: Image.Image, quality: int) -> Image.Image:
     return Image.open(buffer).convert("RGB")
 
 
-def error_level_analysis(image: Image.Image, settings: ElaSettings = ElaSettings()) -> np.ndarray:
+class SharedResaves:
+    """JPEG round trips of one RGB photo that several workers ask for: each quality in `kept`
+    is re-saved once, by whichever thread asks first, and the others wait for that result
+    (on a 12 MP photo the ELA preview and the classifier both re-save at quality 90, and a
+    round trip costs a quarter of a second). Other qualities are re-saved on each request,
+    so a kept photo costs one extra decoded copy per kept quality, not six."""
+
+    def __init__(self, image: Image.Image, kept: tuple[int, ...] = (DEFAULT_ELA_QUALITY,)):
+        self.image = image
+        self.kept = kept
+        self._locks = {quality: threading.Lock() for quality in kept}
+        self._made: dict[int, Image.Image] = {}
+
+    def at(self, quality: int) -> Image.Image:
+        if quality not in self.kept:
+            return jpeg_roundtrip(self.image, quality)
+        with self._locks[quality]:  # a failed re-save leaves nothing: the next caller tries again
+            if quality not in self._made:
+                self._made[quality] = jpeg_roundtrip(self.image, quality)
+            return self._made[quality]
+
+
+def _roundtrip(rgb: Image.Image, quality: int, resaves: SharedResaves | None) -> Image.Image:
+    if resaves is not None and resaves.image is rgb:
+        return resaves.at(quality)
+    return jpeg_roundtrip(rgb, quality)
+
+
+def error_level_analysis(
+    image: Image.Image, settings: ElaSettings = ElaSettings(), resaves: SharedResaves | None = None
+) -> np.ndarray:
     """|image − JPEG(image, quality)| per pixel and channel at native resolution, scaled to
     uint8 (H, W, 3). Resize only afterwards. `image` should come from `images.open_image`
-    (EXIF orientation applied); any mode is converted to RGB first."""
+    (EXIF orientation applied); any mode is converted to RGB first. `resaves` shares the
+    round trip with the classifier's features when both look at the same photo."""
     from training import images
 
     rgb = images.to_rgb(image)
     difference = np.abs(
-        np.asarray(rgb, dtype=np.int16) - np.asarray(jpeg_roundtrip(rgb, settings.quality), dtype=np.int16)
+        np.asarray(rgb, dtype=np.int16)
+        - np.asarray(_roundtrip(rgb, settings.quality, resaves), dtype=np.int16)
     ).astype(np.float32)
     if settings.scaling == "max":
         scale = 255.0 / max(float(difference.max()), 1.0)
@@ -112,7 +145,9 @@ def _block_mean(values: np.ndarray) -> np.ndarray:
     return by_rows.reshape(rows, columns, BLOCK, *values.shape[2:]).sum(axis=2) / BLOCK**2
 
 
-def block_features(image: Image.Image, qualities: tuple[int, ...] = FEATURE_QUALITIES) -> np.ndarray:
+def block_features(
+    image: Image.Image, qualities: tuple[int, ...] = FEATURE_QUALITIES, resaves: SharedResaves | None = None
+) -> np.ndarray:
     """The classifier's input, (H/8, W/8, channels) float32, one function for training and
     inference: per 8×8 block of the file's own JPEG grid, for each re-save quality the
     log mean squared ELA of luminance and of colour; then two content channels (log
@@ -128,7 +163,7 @@ def block_features(image: Image.Image, qualities: tuple[int, ...] = FEATURE_QUAL
     pixels = np.asarray(rgb, dtype=np.float32)
 
     def ela_at(quality: int) -> tuple[np.ndarray, np.ndarray]:
-        difference = np.asarray(jpeg_roundtrip(rgb, quality), dtype=np.float32)
+        difference = np.asarray(_roundtrip(rgb, quality, resaves), dtype=np.float32)
         np.subtract(pixels, difference, out=difference)
         squared = difference @ YCBCR.T
         np.square(squared, out=squared)
@@ -393,12 +428,14 @@ class ForgeryPredictor:
         blocks = np.asarray(block_probability)[0, ..., 0]
         return float(np.asarray(image_probability)[0, 0]), blocks.T if portrait else blocks
 
-    def predict_image(self, image: Image.Image, facts: PhotoFacts) -> ForgeryVerdict:
+    def predict_image(
+        self, image: Image.Image, facts: PhotoFacts, resaves: SharedResaves | None = None
+    ) -> ForgeryVerdict:
         if self.backbone == "resnet50":
             probability = float(np.asarray(self.model.predict_on_batch(resnet_input(image)[None]))[0, 0])
             blocks = None
         else:
-            probability, blocks = self.block_map(block_features(image))
+            probability, blocks = self.block_map(block_features(image, resaves=resaves))
         label = LABELS[probability >= self.threshold]
         warnings = trust_warnings(facts)
         message = f"{label}: tampering probability {probability:.2f} (threshold {self.threshold:.2f})"

@@ -92,6 +92,7 @@ class OpenedPhoto:
     facts: forgery.PhotoFacts | None = None
     display: Image.Image | None = None
     message: str = ""
+    resaves: forgery.SharedResaves | None = None  # the verdict and the ELA preview share re-saves
 
 
 def read_photo(path: Path) -> OpenedPhoto:
@@ -102,14 +103,14 @@ def read_photo(path: Path) -> OpenedPhoto:
         image = images.to_rgb(opened)
     except (WorkbenchError, ValueError, OSError) as error:
         return OpenedPhoto(str(path), message=str(error))
-    return OpenedPhoto(str(path), image, facts)
+    return OpenedPhoto(str(path), image, facts, resaves=forgery.SharedResaves(image))
 
 
 def judge(predictor: forgery.ForgeryPredictor, opened: OpenedPhoto) -> forgery.ForgeryVerdict:
     """The model's verdict on an opened photo; a photo it cannot judge (too small) gets an
     error verdict that still carries the trust warnings."""
     try:
-        return predictor.predict_image(opened.image, opened.facts)
+        return predictor.predict_image(opened.image, opened.facts, opened.resaves)
     except (WorkbenchError, ValueError) as error:
         return forgery.ForgeryVerdict(
             opened.path,
@@ -585,7 +586,7 @@ class ForgeryTab(ToolTab):
     def _compute_ela(request, _job):
         shown, settings = request
         opened = shown.opened
-        ela = forgery.error_level_analysis(opened.image, settings)  # native resolution
+        ela = forgery.error_level_analysis(opened.image, settings, opened.resaves)  # native resolution
         return shown, settings, to_display(Image.fromarray(ela), opened.display.size)
 
     def _ela_ready(self, result) -> None:
