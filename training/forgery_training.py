@@ -37,7 +37,7 @@ class ForgeryTrainingConfig:
     learning_rate: float = 2e-3
     validation_fraction: float = 0.2
     resaved_copies: int = 1  # extra copies of each photo re-saved at a common random quality
-    synthetic_pairs: int = 1400  # pairs spliced from the training share of the extra photos
+    synthetic_pairs: int = 500  # pairs spliced from the training share of the extra photos
     held_out_photo_fraction: float = 0.3  # extra photos kept for the generalisation test only
     other_histories: int = 0  # untampered extra photos resized, cropped or saved twice (authentic)
     block_loss_weight: float = 1.0
