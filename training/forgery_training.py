@@ -39,7 +39,7 @@ class ForgeryTrainingConfig:
     resaved_copies: int = 1  # extra copies of each photo re-saved at a common random quality
     synthetic_pairs: int = 500  # pairs spliced from the training share of the extra photos
     held_out_photo_fraction: float = 0.3  # extra photos kept for the generalisation test only
-    other_histories: int = 0  # untampered extra photos resized, cropped or saved twice (authentic)
+    other_histories: int = 350  # untampered extra photos resized, cropped or saved twice (authentic)
     block_loss_weight: float = 1.0
     seed: int = 0
     imagenet_weights: bool = False
