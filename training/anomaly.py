@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import weakref
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -296,7 +296,7 @@ def _mixture_surprise(codes: np.ndarray, statistics: ScoreStatistics) -> np.ndar
 
 
 def fit_score_statistics(
-    autoencoder, normal_images: np.ndarray, mixture_components: int = 20, latent_weight: float = 4.0
+    autoencoder, normal_images: np.ndarray, mixture_components: int, latent_weight: float
 ) -> ScoreStatistics:
     from sklearn.mixture import GaussianMixture
 
@@ -324,12 +324,10 @@ def fit_score_statistics(
     # Standardised with the statistics as saved, so training and inference agree exactly.
     statistics = ScoreStatistics.from_json(statistics.to_json())
     surprise = _mixture_surprise(codes, statistics)
-    return ScoreStatistics.from_json(
-        {
-            **statistics.to_json(),
-            "mixture_surprise_mean": float(surprise.mean()),
-            "mixture_surprise_std": float(surprise.std() + 1e-12),
-        }
+    return replace(
+        statistics,
+        mixture_surprise_mean=float(surprise.mean()),
+        mixture_surprise_std=float(surprise.std() + 1e-12),
     )
 
 

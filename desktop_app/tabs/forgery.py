@@ -95,6 +95,17 @@ class OpenedPhoto:
     resaves: forgery.SharedResaves | None = None  # the verdict and the ELA preview share re-saves
 
 
+def labelled_slider(row, label: str, variable, lowest: float, highest: float, length: int):
+    """Label, slider and the slider's value as text, left to right in `row`; returns the
+    slider and the StringVar its value is shown in."""
+    ttk.Label(row, text=label).pack(side="left")
+    slider = ttk.Scale(row, from_=lowest, to=highest, variable=variable, length=length)
+    slider.pack(side="left", padx=(4, 0))
+    value_text = tk.StringVar()
+    ttk.Label(row, textvariable=value_text, width=3).pack(side="left", padx=(2, 8))
+    return slider, value_text
+
+
 def read_photo(path: Path) -> OpenedPhoto:
     """Decode (EXIF orientation applied) and describe the file; no display copy yet."""
     try:
@@ -227,24 +238,18 @@ class ForgeryTab(ToolTab):
         page = self.photo_page
         ela_row = ttk.Frame(page)
         ela_row.pack(fill="x")
-        ttk.Label(ela_row, text="ELA quality").pack(side="left")
         self.ela_quality = tk.IntVar(value=forgery.DEFAULT_ELA_QUALITY)
-        self.quality_scale = ttk.Scale(ela_row, from_=50, to=100, variable=self.ela_quality, length=110)
-        self.quality_scale.pack(side="left", padx=(4, 0))
-        self.quality_text = tk.StringVar()
-        ttk.Label(ela_row, textvariable=self.quality_text, width=3).pack(side="left", padx=(2, 8))
+        self.quality_scale, self.quality_text = labelled_slider(
+            ela_row, "ELA quality", self.ela_quality, 50, 100, 110
+        )
         ttk.Label(ela_row, text="Scale").pack(side="left")
         self.ela_scaling = tk.StringVar(value="max")
         self.scaling_selector = ttk.Combobox(
             ela_row, textvariable=self.ela_scaling, values=forgery.ELA_SCALINGS, state="readonly", width=5
         )
         self.scaling_selector.pack(side="left", padx=(4, 8))
-        ttk.Label(ela_row, text="Gain").pack(side="left")
         self.ela_gain = tk.DoubleVar(value=forgery.DEFAULT_ELA_GAIN)
-        self.gain_scale = ttk.Scale(ela_row, from_=1, to=60, variable=self.ela_gain, length=100)
-        self.gain_scale.pack(side="left", padx=(4, 0))
-        self.gain_text = tk.StringVar()
-        ttk.Label(ela_row, textvariable=self.gain_text, width=3).pack(side="left", padx=(2, 8))
+        self.gain_scale, self.gain_text = labelled_slider(ela_row, "Gain", self.ela_gain, 1, 60, 100)
         ttk.Button(ela_row, text="Reset", command=self.reset_ela_controls).pack(side="left")
         for variable in (self.ela_quality, self.ela_scaling, self.ela_gain):
             variable.trace_add("write", lambda *_args: self._ela_controls_changed())
