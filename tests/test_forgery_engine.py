@@ -122,3 +122,25 @@ def test_predict_forgery_json_contract(tmp_path):
     assert lines[4]["jpeg_quality"] is None and "PNG" in lines[4]["warnings"][0]
     for line in lines[5:]:
         assert line["status"] == "error" and line["label"] is None and line["message"]
+
+
+def test_balanced_block_loss_does_not_let_the_untouched_rest_outweigh_a_small_region():
+    import tensorflow
+
+    targets = np.zeros((2, 10, 10, 1), np.float32)
+    targets[0, 4:6, 4:5] = 1  # two tampered blocks of a hundred
+    missed_region = np.full_like(targets, 0.01)
+    found_region = np.where(targets > 0, 0.99, 0.01).astype(np.float32)
+
+    def loss(kind, probabilities):
+        return np.asarray(
+            forgery_training.block_loss_per_photo(
+                tensorflow.constant(targets), tensorflow.constant(probabilities), kind
+            )
+        )
+
+    assert loss("mean", missed_region)[0] < 0.15  # missing the region costs little on average
+    assert loss("balanced", missed_region)[0] > 2.0  # but half the loss when balanced
+    assert loss("balanced", found_region)[0] < 0.02
+    # A photo with nothing tampered scores the same either way.
+    assert np.isclose(loss("balanced", missed_region)[1], loss("mean", missed_region)[1])

@@ -102,6 +102,7 @@ def command_train_forgery(arguments) -> int:
         "batch_size": arguments.batch_size,
         "other_histories": arguments.other_histories,
         "block_loss_weight": arguments.block_loss_weight,
+        "block_loss": arguments.block_loss,
     }
     config = forgery_training.ForgeryTrainingConfig(
         backbone=arguments.backbone,
@@ -425,6 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--other-histories", type=int, help="authentic extra photos resized, cropped or saved twice"
     )
     forgery_parser.add_argument("--block-loss-weight", type=float)
+    forgery_parser.add_argument(
+        "--block-loss",
+        choices=("mean", "balanced"),
+        help="balanced: a photo's tampered and untouched blocks weigh half each",
+    )
     forgery_parser.add_argument("--seed", type=int, default=0)
     forgery_parser.add_argument(
         "--imagenet",

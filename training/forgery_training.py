@@ -27,6 +27,7 @@ from training.keras_setup import import_keras
 from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 BACKBONES = ("blocks", "resnet50")
+BLOCK_LOSSES = ("mean", "balanced")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class ForgeryTrainingConfig:
     held_out_photo_fraction: float = 0.3  # extra photos kept for the generalisation test only
     other_histories: int = 350  # untampered extra photos resized, cropped or saved twice (authentic)
     block_loss_weight: float = 1.0
+    # "balanced": a photo's tampered and untouched blocks weigh half each; "mean": per block.
+    block_loss: str = "mean"
     seed: int = 0
     imagenet_weights: bool = False
 
@@ -49,6 +52,8 @@ class ForgeryTrainingConfig:
             raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch size must be at least 1")
+        if self.block_loss not in BLOCK_LOSSES:
+            raise ValueError(f"block_loss must be one of {BLOCK_LOSSES}, got {self.block_loss!r}")
         if not 0 < self.validation_fraction < 0.5:
             raise ValueError("validation_fraction must be between 0 and 0.5")
 
@@ -178,6 +183,27 @@ def _batches(examples: list[Example], batch_size: int, rng: np.random.Generator,
         yield np.ascontiguousarray(features), labels, np.ascontiguousarray(targets), weights
 
 
+def block_loss_per_photo(targets, block_probability, kind: str = "mean"):
+    """Binary cross-entropy of (batch, rows, columns, 1) block probabilities per photo:
+    "mean" over its blocks, or "balanced", where the tampered and the untouched blocks weigh
+    half each (pixel AUC ranks blocks within one photo, and a small pasted region must not be
+    outweighed by the untouched rest). Photos without tampered blocks get the mean either way."""
+    import tensorflow
+
+    probability = tensorflow.clip_by_value(block_probability, 1e-7, 1 - 1e-7)
+    missed = -targets * tensorflow.math.log(probability)
+    false_alarm = -(1 - targets) * tensorflow.math.log(1 - probability)
+    if kind == "mean":
+        return tensorflow.reduce_mean(missed + false_alarm, axis=[1, 2, 3])
+    tampered_mass = tensorflow.reduce_sum(targets, axis=[1, 2, 3])
+    untouched_mass = tensorflow.reduce_sum(1 - targets, axis=[1, 2, 3])
+    untouched_term = tensorflow.reduce_sum(false_alarm, axis=[1, 2, 3]) / tensorflow.maximum(
+        untouched_mass, 1.0
+    )
+    tampered_term = tensorflow.reduce_sum(missed, axis=[1, 2, 3]) / tensorflow.maximum(tampered_mass, 1e-6)
+    return tensorflow.where(tampered_mass > 0.5, 0.5 * (tampered_term + untouched_term), untouched_term)
+
+
 def train_block_network(
     train: list[Example],
     config: ForgeryTrainingConfig,
@@ -202,10 +228,8 @@ def train_block_network(
         with tensorflow.GradientTape() as tape:
             image_probability, block_probability = model(features, training=True)
             image_loss = tensorflow.reduce_mean(binary(labels, image_probability))
-            per_block = binary(targets, block_probability)  # (batch, rows, columns)
-            block_loss = tensorflow.reduce_sum(tensorflow.reduce_mean(per_block, axis=[1, 2]) * weights) / (
-                tensorflow.reduce_sum(weights) + 1e-6
-            )
+            per_photo = block_loss_per_photo(targets, block_probability, config.block_loss)
+            block_loss = tensorflow.reduce_sum(per_photo * weights) / (tensorflow.reduce_sum(weights) + 1e-6)
             loss = image_loss + config.block_loss_weight * block_loss
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
