@@ -162,6 +162,17 @@ def test_blend_heatmap_zoom_and_live_ela_controls(gui):
     assert np.array_equal(pixels(tab.ela_view.image), ela)
 
 
+def test_the_heatmap_colours_only_the_suspicious_blocks_over_a_grey_photo():
+    photo = Image.new("RGB", (160, 80), (150, 60, 30))  # red-brown, where a red tint vanished
+    block_map = np.zeros((10, 20), np.float32)
+    block_map[2:6, 4:8] = 0.6
+    overlay = pixels(forgery_tab.heatmap_overlay(photo.resize((80, 40)), block_map, photo.size))
+    grey = pixels(photo.resize((80, 40)).convert("L").convert("RGB"))
+    hot, cold = overlay[10:20, 18:30], overlay[30:, 50:]
+    assert np.array_equal(cold, grey[30:, 50:])
+    assert (hot[..., 0] - hot[..., 2] > 150).all()  # strongly coloured where the map is high
+
+
 def test_a_folder_fills_the_table_which_sorts_and_exports(gui, tmp_path):
     tab = forgery_tab_of(gui)
     tab.clear()

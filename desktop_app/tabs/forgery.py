@@ -34,7 +34,10 @@ IMAGE_TYPES = " ".join(f"*{suffix}" for suffix in sorted(images.IMAGE_SUFFIXES))
 # Longest side of the images the views draw: screen-sized, so neither the Tk thread nor a
 # PhotoImage ever handles a 12 MP photo (the ELA itself is computed at native resolution).
 DISPLAY_SIDE = 1600
-HEATMAP_OPACITY = 0.65
+HEATMAP_OPACITY = 0.75
+# Block probabilities at which the heatmap is fully opaque: the tampered regions of photos the
+# model flags mostly score 0.3-0.8, and a fainter overlay vanished on red-brown photos.
+HEATMAP_SATURATION = 0.5
 TAMPERED_COLOUR, AUTHENTIC_COLOUR, WARNING_COLOUR = "#b03a2e", "#1e8449", "#a35200"
 CHART_REDRAW_SECONDS = 0.5
 CSV_COLUMNS = (
@@ -69,17 +72,18 @@ def to_display(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def heatmap_overlay(display: Image.Image, block_map: np.ndarray, native_size: tuple[int, int]) -> Image.Image:
-    """The per-block tampering probabilities over the display-size photo: yellow where low,
-    red where high, more opaque the higher. Laid out as `forgery.heatmap_at` lays them over
+    """The per-block tampering probabilities over the display-size photo, drawn in grey so
+    that the colours belong to the map alone: red where the probability is moderate, yellow
+    where it is high, more opaque the higher. Laid out as `forgery.heatmap_at` lays them over
     the native photo (whole 8×8 blocks from the top left, the rest takes the edge's value),
     but made at display size directly."""
     scale = display.width / native_size[0]
     heatmap = forgery.heatmap_at(block_map, (display.height, display.width), scale)
     values = np.clip(heatmap, 0.0, 1.0)[..., None]
-    colour = np.array([255.0, 215.0, 0.0]) * (1 - values) + np.array([215.0, 0.0, 0.0]) * values
-    alpha = HEATMAP_OPACITY * values
-    photo = np.asarray(display, dtype=np.float32)
-    return Image.fromarray((photo * (1 - alpha) + colour * alpha).round().astype(np.uint8))
+    colour = np.array([220.0, 0.0, 0.0]) * (1 - values) + np.array([255.0, 235.0, 0.0]) * values
+    alpha = HEATMAP_OPACITY * np.minimum(values / HEATMAP_SATURATION, 1.0)
+    grey = np.asarray(display.convert("L"), dtype=np.float32)[..., None]
+    return Image.fromarray((grey * (1 - alpha) + colour * alpha).round().astype(np.uint8))
 
 
 @dataclass
