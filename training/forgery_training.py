@@ -183,7 +183,7 @@ def _batches(examples: list[Example], batch_size: int, rng: np.random.Generator,
         yield np.ascontiguousarray(features), labels, np.ascontiguousarray(targets), weights
 
 
-def block_loss_per_photo(targets, block_probability, kind: str = "mean"):
+def block_loss_per_photo(targets, block_probability, kind: str):
     """Binary cross-entropy of (batch, rows, columns, 1) block probabilities per photo:
     "mean" over its blocks, or "balanced", where the tampered and the untouched blocks weigh
     half each (pixel AUC ranks blocks within one photo, and a small pasted region must not be
