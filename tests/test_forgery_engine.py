@@ -144,3 +144,24 @@ def test_balanced_block_loss_does_not_let_the_untouched_rest_outweigh_a_small_re
     assert loss("balanced", found_region)[0] < 0.02
     # A photo with nothing tampered scores the same either way.
     assert np.isclose(loss("balanced", missed_region)[1], loss("mean", missed_region)[1])
+
+
+def test_own_image_evidence_is_a_second_map_that_leaves_the_heatmap_alone():
+    features = np.random.default_rng(0).normal(size=(1, 12, 16, 26)).astype(np.float32)
+    model, training_model = forgery_training.build_block_network(26, own_evidence=True)
+    image_before, heatmap_before = model.predict_on_batch(features)
+    _, _, evidence_before = training_model.predict_on_batch(features)
+    evidence = model.get_layer("evidence_logits")
+    kernel, bias = evidence.get_weights()
+    evidence.set_weights([kernel, bias + 5.0])
+    image_after, heatmap_after = model.predict_on_batch(features)
+    np.testing.assert_array_equal(heatmap_before, heatmap_after)
+    assert abs(float(image_after[0, 0]) - float(image_before[0, 0])) > 1e-3
+    _, _, evidence_after = training_model.predict_on_batch(features)  # the same layers
+    assert evidence_after.shape == (1, 12, 16, 1) and (evidence_after > evidence_before).all()
+
+    shared_model, _ = forgery_training.build_block_network(26)
+    with pytest.raises(ValueError):
+        shared_model.get_layer("evidence_logits")
+    with pytest.raises(ValueError, match="image_evidence"):
+        forgery_training.ForgeryTrainingConfig(image_evidence="global")

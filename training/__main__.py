@@ -103,6 +103,8 @@ def command_train_forgery(arguments) -> int:
         "other_histories": arguments.other_histories,
         "block_loss_weight": arguments.block_loss_weight,
         "block_loss": arguments.block_loss,
+        "image_evidence": arguments.image_evidence,
+        "evidence_loss_weight": arguments.evidence_loss_weight,
     }
     config = forgery_training.ForgeryTrainingConfig(
         backbone=arguments.backbone,
@@ -430,6 +432,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--block-loss",
         choices=("mean", "balanced"),
         help="balanced: a photo's tampered and untouched blocks weigh half each",
+    )
+    forgery_parser.add_argument(
+        "--image-evidence",
+        choices=("map", "own"),
+        help="own: the image score reads a block map of its own instead of the heatmap",
+    )
+    forgery_parser.add_argument(
+        "--evidence-loss-weight", type=float, help="weight of the mean block loss on that own map"
     )
     forgery_parser.add_argument("--seed", type=int, default=0)
     forgery_parser.add_argument(

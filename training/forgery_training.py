@@ -28,6 +28,7 @@ from training.progress import CancelToken, Progress, ProgressCallback, ignore_pr
 
 BACKBONES = ("blocks", "resnet50")
 BLOCK_LOSSES = ("mean", "balanced")
+IMAGE_EVIDENCE = ("map", "own")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class ForgeryTrainingConfig:
     block_loss_weight: float = 5.0  # chosen on the grouped validation split (README)
     # "balanced": a photo's tampered and untouched blocks weigh half each; "mean": per block.
     block_loss: str = "balanced"
+    # "map": the image score is read off the heatmap; "own": off a second block map of its own,
+    # trained by the image loss plus `evidence_loss_weight` × its mean block loss.
+    image_evidence: str = "map"
+    evidence_loss_weight: float = 0.0
     seed: int = 0
     imagenet_weights: bool = False
 
@@ -54,6 +59,8 @@ class ForgeryTrainingConfig:
             raise ValueError("epochs and batch size must be at least 1")
         if self.block_loss not in BLOCK_LOSSES:
             raise ValueError(f"block_loss must be one of {BLOCK_LOSSES}, got {self.block_loss!r}")
+        if self.image_evidence not in IMAGE_EVIDENCE:
+            raise ValueError(f"image_evidence must be one of {IMAGE_EVIDENCE}, got {self.image_evidence!r}")
         if not 0 < self.validation_fraction < 0.5:
             raise ValueError("validation_fraction must be between 0 and 0.5")
 
@@ -111,8 +118,10 @@ def make_examples(jobs, report: ProgressCallback, cancel: CancelToken, stage: st
 
 
 # Networks -------------------------------------------------------------------------------------
-def build_block_network(channels: int):
-    """Block features → per-block tampering logits → image logit (from the block map only)."""
+def build_block_network(channels: int, own_evidence: bool = False):
+    """Block features → per-block tampering logits → image logit (from a block map only: the
+    heatmap's, or with `own_evidence` a second map of its own). Returns the model and, for
+    training, the same layers with the evidence map as a third output."""
     keras = import_keras()
     layers = keras.layers
     inputs = keras.Input((None, None, channels), name="block_features")
@@ -130,14 +139,18 @@ def build_block_network(channels: int):
     tensor = layers.Concatenate()([tensor, local])
     tensor = convolution(tensor, 48, kernel=1)
     block_logits = layers.Conv2D(1, 1, name="block_logits")(tensor)
+    evidence_logits = layers.Conv2D(1, 1, name="evidence_logits")(tensor) if own_evidence else block_logits
     # The image score looks at the most suspicious 3×3 blocks, not at one block's spike.
-    peak = layers.GlobalMaxPooling2D()(layers.AveragePooling2D(3, strides=1, padding="same")(block_logits))
-    share = layers.GlobalAveragePooling2D()(layers.Activation("sigmoid")(block_logits))
+    peak = layers.GlobalMaxPooling2D()(layers.AveragePooling2D(3, strides=1, padding="same")(evidence_logits))
+    evidence_probability = layers.Activation("sigmoid")(evidence_logits)
+    share = layers.GlobalAveragePooling2D()(evidence_probability)
     image_probability = layers.Dense(1, activation="sigmoid", name="image")(
         layers.Concatenate()([peak, share])
     )
     block_probability = layers.Activation("sigmoid", name="blocks")(block_logits)
-    return keras.Model(inputs, [image_probability, block_probability], name="forgery_blocks")
+    model = keras.Model(inputs, [image_probability, block_probability], name="forgery_blocks")
+    training_model = keras.Model(inputs, [image_probability, block_probability, evidence_probability])
+    return model, training_model
 
 
 def build_resnet50(imagenet_weights: bool = False):
@@ -215,7 +228,9 @@ def train_block_network(
 
     keras = import_keras()
     cancel = cancel or CancelToken()
-    model = build_block_network(train[0].features.shape[-1])
+    model, training_model = build_block_network(
+        train[0].features.shape[-1], own_evidence=config.image_evidence == "own"
+    )
     steps_per_epoch = sum(1 for _ in _batches(train, config.batch_size, np.random.default_rng(0), False))
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, config.epochs * steps_per_epoch, alpha=0.02
@@ -226,11 +241,18 @@ def train_block_network(
     @tensorflow.function(reduce_retracing=True)
     def step(features, labels, targets, weights):
         with tensorflow.GradientTape() as tape:
-            image_probability, block_probability = model(features, training=True)
+            image_probability, block_probability, evidence_probability = training_model(
+                features, training=True
+            )
             image_loss = tensorflow.reduce_mean(binary(labels, image_probability))
+            total_weight = tensorflow.reduce_sum(weights) + 1e-6
             per_photo = block_loss_per_photo(targets, block_probability, config.block_loss)
-            block_loss = tensorflow.reduce_sum(per_photo * weights) / (tensorflow.reduce_sum(weights) + 1e-6)
+            block_loss = tensorflow.reduce_sum(per_photo * weights) / total_weight
             loss = image_loss + config.block_loss_weight * block_loss
+            if config.evidence_loss_weight:
+                evidence_per_photo = block_loss_per_photo(targets, evidence_probability, "mean")
+                evidence_loss = tensorflow.reduce_sum(evidence_per_photo * weights) / total_weight
+                loss += config.evidence_loss_weight * evidence_loss
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return image_loss, block_loss
