@@ -133,10 +133,57 @@ def test_concurrent_resaves_of_one_image_keep_their_own_quality(photos):
     qualities = [50, 95] * 40
     expected = {quality: np.asarray(forgery.jpeg_roundtrip(image, quality)) for quality in (50, 95)}
     with ThreadPoolExecutor(8) as pool:
-        results = list(
-            pool.map(lambda quality: np.asarray(forgery.jpeg_roundtrip(image, quality)), qualities)
-        )
+        results = list(pool.map(lambda quality: forgery.resaved_pixels(image, quality), qualities))
     assert all(np.array_equal(result, expected[q]) for result, q in zip(results, qualities, strict=True))
+
+
+@pytest.mark.parametrize("size", [(481, 321), (16, 16), (203, 317), (1000, 9)])
+def test_resaved_pixels_are_what_pil_decodes(photos, size):
+    """The features decode re-saves with simplejpeg, the data tools with PIL: the same pixels,
+    or training and inference would see different inputs."""
+    image = photos[1].resize(size) if size != (481, 321) else photos[1]
+    for quality in (*forgery.FEATURE_QUALITIES, 5, 100):
+        assert np.array_equal(
+            forgery.resaved_pixels(image, quality), np.asarray(forgery.jpeg_roundtrip(image, quality))
+        )
+
+
+def test_block_features_in_strips_are_the_whole_image_formula(photos):
+    """A plain whole-image version of the documented formula, against the strip-by-strip one,
+    on a photo whose height is not a whole number of strips (321 rows: 40 blocks, 2.5 strips)."""
+    image = photos[1]
+    assert (
+        image.height % forgery.STRIP_ROWS
+        and image.height // forgery.BLOCK > forgery.STRIP_ROWS // forgery.BLOCK
+    )
+    pixels = np.asarray(image, dtype=np.float64)
+    rows, columns = image.height // 8, image.width // 8
+
+    def block_mean(values):
+        cut = values[: rows * 8, : columns * 8]
+        return cut.reshape(rows, 8, columns, 8, *values.shape[2:]).mean(axis=(1, 3))
+
+    ela = []
+    for quality in forgery.FEATURE_QUALITIES:
+        squared = (
+            (pixels - np.asarray(forgery.jpeg_roundtrip(image, quality))) @ forgery.YCBCR.T.astype(np.float64)
+        ) ** 2
+        means = block_mean(squared)
+        ela += [np.log1p(means[..., 0]), np.log1p(means[..., 1] + means[..., 2])]
+    ela = np.stack(ela, axis=-1)
+    luminance = pixels @ forgery.YCBCR[0].astype(np.float64)
+    gradient = np.zeros_like(luminance)
+    gradient[:, 1:] += np.diff(luminance, axis=1) ** 2
+    gradient[1:, :] += np.diff(luminance, axis=0) ** 2
+    variance = block_mean(luminance**2) - block_mean(luminance) ** 2
+    content = np.stack([np.log1p(np.maximum(variance, 0)), np.log1p(block_mean(gradient))], axis=-1)
+    relative = ela - np.median(ela.reshape(-1, ela.shape[-1]), axis=0)
+    expected = np.concatenate([ela, content, relative], axis=-1)
+    features = forgery.block_features(image)
+    variance = 2 * len(forgery.FEATURE_QUALITIES)  # float32 E[x²] − E[x]² loses digits on flat blocks
+    others = np.delete(np.arange(features.shape[-1]), variance)
+    np.testing.assert_allclose(features[..., others], expected[..., others], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(features[..., variance], expected[..., variance], atol=0.02)
 
 
 def test_the_preview_and_the_classifier_share_one_resave_and_see_what_they_would_alone(photos, monkeypatch):
@@ -146,9 +193,9 @@ def test_the_preview_and_the_classifier_share_one_resave_and_see_what_they_would
     alone_ela = forgery.error_level_analysis(image)
     alone_features = forgery.block_features(image)
     made = []
-    original = forgery.jpeg_roundtrip
+    original = forgery.resaved_pixels
     monkeypatch.setattr(
-        forgery, "jpeg_roundtrip", lambda picture, quality: made.append(quality) or original(picture, quality)
+        forgery, "resaved_pixels", lambda picture, quality: made.append(quality) or original(picture, quality)
     )
     resaves = forgery.SharedResaves(image)
     with ThreadPoolExecutor(2) as pool:
