@@ -165,3 +165,34 @@ def test_own_image_evidence_is_a_second_map_that_leaves_the_heatmap_alone():
         shared_model.get_layer("evidence_logits")
     with pytest.raises(ValueError, match="image_evidence"):
         forgery_training.ForgeryTrainingConfig(image_evidence="global")
+
+
+def logistic_scores(rng, logit_mean: float, count: int) -> np.ndarray:
+    return 1 / (1 + np.exp(-rng.normal(logit_mean, 1.0, count)))
+
+
+@pytest.mark.parametrize(
+    ("authentic_logit", "tampered_logit", "authentic_count", "expected_logit"),
+    [(-2.0, 2.0, 400, 0.0), (-4.0, 0.0, 400, -2.0), (-4.0, 0.0, 4000, -2.0)],
+)
+def test_the_threshold_is_where_calibrated_odds_are_even_whatever_the_class_sizes(
+    authentic_logit, tampered_logit, authentic_count, expected_logit
+):
+    """Equal-variance classes in logit space: even odds halfway between their means, however
+    many authentic photos the validation split holds."""
+    rng = np.random.default_rng(0)
+    probabilities = np.concatenate(
+        [logistic_scores(rng, authentic_logit, authentic_count), logistic_scores(rng, tampered_logit, 400)]
+    )
+    tampered = np.arange(len(probabilities)) >= authentic_count
+    threshold = forgery_training.choose_threshold(probabilities, tampered)
+    assert np.log(threshold / (1 - threshold)) == pytest.approx(expected_logit, abs=0.25)
+
+
+def test_a_threshold_needs_both_classes_and_scores_that_rise_with_tampering():
+    with pytest.raises(ValueError, match="both classes"):
+        forgery_training.choose_threshold(np.array([0.2, 0.7]), np.array([True, True]))
+    backwards = forgery_training.choose_threshold(
+        np.array([0.9, 0.8, 0.2, 0.1]), np.array([False, False, True, True])
+    )
+    assert backwards == 0.5
