@@ -116,14 +116,17 @@ def test_blend_heatmap_zoom_and_live_ela_controls(gui):
     assert np.array_equal(pixels(tab.ela_view.image), ela)
 
     # The heatmap toggle draws the localisation map over the photo, and takes it away.
+    assert "Tick the heatmap" in tab.message_text.get()
     tab.heatmap_checkbox.invoke()
     gui.root.update()
     assert tab.shown_answer()["heatmap_shown"]
     assert np.abs(pixels(tab.original_view.image) - photo).mean() > 1
+    assert "The heatmap shows where the model looks" in tab.message_text.get()
     tab.heatmap_checkbox.invoke()
     gui.root.update()
     assert not tab.shown_answer()["heatmap_shown"]
     assert np.array_equal(pixels(tab.original_view.image), photo)
+    assert "Tick the heatmap" in tab.message_text.get()
 
     # Zoom and pan in one view: the other follows.
     view = tab.original_view

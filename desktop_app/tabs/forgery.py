@@ -271,7 +271,7 @@ class ForgeryTab(ToolTab):
             view_row,
             text="Heatmap over the photo",
             variable=self.show_heatmap,
-            command=self._draw_original,
+            command=self._heatmap_toggled,
         )
         self.heatmap_checkbox.pack(side="left", padx=(16, 0))
 
@@ -641,6 +641,11 @@ class ForgeryTab(ToolTab):
         if first:
             self.ela_view.set_view(self.original_view.zoom, self.original_view.offset)
 
+    def _heatmap_toggled(self) -> None:
+        self._draw_original()
+        if self.shown is not None and self.shown.verdict is not None:
+            self._show_verdict(self.shown.verdict)  # its hint names the checkbox's new state
+
     def _show_verdict(self, verdict: forgery.ForgeryVerdict | None) -> None:
         if verdict is None:
             self.verdict_text.set("–")
@@ -660,9 +665,13 @@ class ForgeryTab(ToolTab):
             self.probability_text.set(
                 f"Tampering probability {verdict.tampered_probability:.1%}\nthreshold {verdict.threshold:.1%}"
             )
+            where = (
+                "The heatmap shows where the model looks."
+                if self.show_heatmap.get()
+                else "Tick the heatmap to see where the model looks."
+            )
             self.message_text.set(
-                f"{name}: {'above' if tampered else 'below'} the model's threshold. Tick the heatmap to "
-                "see where the model looks."
+                f"{name}: {'above' if tampered else 'below'} the model's threshold. {where}"
             )
         self._show_warnings(verdict.warnings or self.warnings_shown)
 
