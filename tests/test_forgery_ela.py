@@ -180,10 +180,10 @@ def test_block_features_in_strips_are_the_whole_image_formula(photos):
     relative = ela - np.median(ela.reshape(-1, ela.shape[-1]), axis=0)
     expected = np.concatenate([ela, content, relative], axis=-1)
     features = forgery.block_features(image)
-    variance = 2 * len(forgery.FEATURE_QUALITIES)  # float32 E[x²] − E[x]² loses digits on flat blocks
-    others = np.delete(np.arange(features.shape[-1]), variance)
+    variance_channel = 2 * len(forgery.FEATURE_QUALITIES)  # float32 E[x²] − E[x]² loses digits on flat blocks
+    others = np.delete(np.arange(features.shape[-1]), variance_channel)
     np.testing.assert_allclose(features[..., others], expected[..., others], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(features[..., variance], expected[..., variance], atol=0.02)
+    np.testing.assert_allclose(features[..., variance_channel], expected[..., variance_channel], atol=0.02)
 
 
 def test_the_preview_and_the_classifier_share_one_resave_and_see_what_they_would_alone(photos, monkeypatch):
