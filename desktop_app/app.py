@@ -82,6 +82,20 @@ class WorkbenchApp:
             self.notebook.add(tab, text=tab.title)
         self.menu = self._build_menu()
         root.protocol("WM_DELETE_WINDOW", self.quit)
+        self.shown_warnings: set[str] = set()
+        self.show_registry_warnings()
+        self.jobs.submit("remove leftovers of killed runs", lambda _job: self.registry.remove_leftovers())
+
+    def show_registry_warnings(self) -> None:
+        """Say once what was wrong with the user's model list (it was set aside and the
+        bundled models are in use); reading it is what finds out."""
+        self.registry.user_manifest()
+        for warning in self.registry.warnings:
+            if warning not in self.shown_warnings:
+                self.shown_warnings.add(warning)
+                log.warning(warning)
+                self.set_status(warning.split(". ")[0] + ".")
+                self.show_message("Retrained models set aside", warning)
 
     def _build_menu(self) -> tk.Menu:
         menu = tk.Menu(self.root, tearoff=False)

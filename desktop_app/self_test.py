@@ -165,7 +165,8 @@ def check_window() -> str:
 
 def retrain_from_the_menu(app) -> str:
     """A one-epoch retrain through the menu: the new model must land in the user folder and
-    the installed models must not change."""
+    the installed models must not change. It is in use unless it scored clearly worse than
+    the bundled model, in which case the bundled one must stay in use."""
     from desktop_app.automation import invoke_menu, wait_until
     from training.datasets import sha256_file
 
@@ -177,12 +178,17 @@ def retrain_from_the_menu(app) -> str:
         dialog.variables[key].set(value)
     dialog.start_button.invoke()
     wait_until(app.root, lambda: dialog.job is not None and dialog.job.finished, 300, "the retrain")
-    entry = app.registry.entry("anomaly-digits-7")
-    if not dialog.status_text.get().startswith("Done") or entry.origin != "user":
+    versions = app.registry.user_versions("anomaly-digits-7")
+    if not dialog.status_text.get().startswith("Done") or not versions:
         raise AssertionError(f"retraining failed: {dialog.status_text.get()}")
-    if entry.path.parent != paths.user_models_dir() or sha256_file(bundled_manifest) != before:
+    saved = paths.user_models_dir() / versions[-1]["file"]
+    if not saved.is_file() or sha256_file(bundled_manifest) != before:
         raise AssertionError("retraining wrote outside the user folder")
-    return entry.path.name
+    entry = app.registry.entry("anomaly-digits-7")
+    kept_out = dialog.offers_new_model
+    if (entry.origin != "bundled") if kept_out else (entry.path != saved):
+        raise AssertionError(f"the model in use is {entry.path} after: {dialog.status_text.get()}")
+    return saved.name + (" (not put in use: clearly worse than the bundled model)" if kept_out else "")
 
 
 def run(with_window: bool | None = None) -> int:

@@ -121,7 +121,8 @@ def test_predict_anomaly_json_contract(mnist, tmp_path):
     registry = ModelRegistry()
     # Two normal digits: a name no bundled model has, so later tests still see the bundled ones.
     config = anomaly.AnomalyTrainingConfig(normal_digits=(0, 6), epochs=2, subset=2000)
-    entry, _ = anomaly.train_and_save(mnist, config, registry)
+    entry, _evaluation, outcome = anomaly.train_and_save(mnist, config, registry)
+    assert outcome.activated, outcome.message  # no model of that name to compare with
     assert entry.origin == "user" and registry.verified_path(entry.name)
     Image.fromarray(mnist.x_test[mnist.y_test == 0][0]).save(tmp_path / "zero.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")

@@ -107,3 +107,50 @@ def test_missing_data_is_a_clean_error(tmp_path):
     completed = run_cli("evaluate", "digits", "--data-dir", str(tmp_path))
     assert completed.returncode == 1
     assert "MNIST was not found" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_imbalanced_save_then_predict_one_row(tmp_path):
+    from bench.make_sample_assets import write_mixed_csv
+
+    table = write_mixed_csv(tmp_path / "loans.csv", rows=1500, positive_rate=0.08)
+    user_dir = tmp_path / "user"
+    environment = {**os.environ, "FINTECH_USER_DIR": str(user_dir)}
+    trained = subprocess.run(
+        [sys.executable, "-m", "training", "imbalanced", "--csv", str(table), "--target", "fraud"]
+        + ["--models", "logistic_regression,dummy", "--methods", "none", "--save", "Loans", "--json"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=environment,
+    )
+    assert trained.returncode == 0, trained.stderr
+    rows = [json.loads(line) for line in trained.stdout.splitlines()]
+    best = max(rows, key=lambda row: row["pr_auc"])
+    assert best["model"] == "logistic_regression"
+    assert "saved Logistic Regression + none" in trained.stderr and "as imbalanced-loans" in trained.stderr
+    one_row = tmp_path / "one.csv"
+    lines = table.read_text().splitlines()
+    one_row.write_text("\n".join(lines[:2]) + "\n")
+    scored = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "predict",
+            "imbalanced",
+            str(one_row),
+            "--model",
+            "loans",
+            "--json",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
+    assert scored.returncode == 0, scored.stderr
+    answers = [json.loads(line) for line in scored.stdout.splitlines()]
+    assert len(answers) == 1 and 0.0 <= answers[0]["probability"] <= 1.0
+    assert answers[0]["flagged"] == (answers[0]["probability"] >= best["threshold"])

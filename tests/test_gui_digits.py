@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -147,25 +148,74 @@ def start_retrain_from_the_menu(gui, kind: str, epochs: str, subset: str):
     return dialog
 
 
-def test_retrain_through_the_menu_then_revert(gui):
+def test_a_clearly_worse_retrain_is_kept_out_of_use_until_chosen(gui):
+    """The issue's case: one epoch on a few hundred images scores far below the bundled model.
+    It is saved, the model in use stays and nothing is reloaded; the dialog says so and offers
+    the new model; chosen, it is swapped in; Revert brings the bundled one back."""
     tab = digits_tab(gui)
     registry = gui.registry
-    assert registry.entry("digits-mlp").origin == "bundled"
-    dialog = start_retrain_from_the_menu(gui, "mlp", "1", "1000")
+    bundled = registry.entry("digits-mlp")
+    assert bundled.origin == "bundled"
+    before = {version["file"] for version in registry.user_versions("digits-mlp")}
+    tab.with_predictor("digits-mlp", lambda _predictor: None)
+    wait_until(gui.root, lambda: "digits-mlp" in tab.predictors, 60, "the MLP to load")
+    in_use = tab.predictors["digits-mlp"]
+    dialog = start_retrain_from_the_menu(gui, "mlp", "1", "300")
     wait_until(gui.root, lambda: dialog.job is not None and dialog.job.finished, 120, "the retrain")
-    assert dialog.status_text.get().startswith("Done"), dialog.status_text.get()
-    assert registry.entry("digits-mlp").origin == "user"
-    assert registry.entry("digits-mlp").path.parent == paths.user_models_dir()
-    wait_until(
-        gui.root,
-        lambda: (
-            getattr(tab.predictors.get("digits-mlp"), "entry", None) is not None
-            and tab.predictors["digits-mlp"].entry.origin == "user"
-        ),
-        60,
-        "the swap",
-    )
+    text = dialog.status_text.get()
+    [saved] = [v["file"] for v in registry.user_versions("digits-mlp") if v["file"] not in before]
+    assert text.startswith("Done") and "the model in use stays" in text and "98.49 %" in text, text
+    assert saved in text and "Use the new model anyway" in text and "now in use" not in text
+    assert registry.entry("digits-mlp").path == bundled.path
+    assert not any(job.name == "reload digits-mlp" for job in tab.jobs), "nothing may be reloaded"
+    assert tab.predictors["digits-mlp"] is in_use
+    assert dialog.offers_new_model and dialog.use_new_button.winfo_manager() == "pack"
     assert len(dialog.epoch_metrics) == 1
+
+    dialog.use_new_button.invoke()
+    assert registry.entry("digits-mlp").path == paths.user_models_dir() / saved
+    assert f"now uses the new model {saved}" in dialog.status_text.get()
+    assert not dialog.offers_new_model and dialog.use_new_button.winfo_manager() == ""
+    wait_until(gui.root, lambda: tab.predictors["digits-mlp"].entry.path.name == saved, 60, "the swap")
+    dialog.cancel_or_close()
+    tab.model_choice.set("Seed MLP")
+    invoke_menu(gui, "Models", "Revert Digits to bundled model")
+    wait_until(gui.root, lambda: tab.predictors["digits-mlp"].entry.origin == "bundled", 60, "the revert")
+    assert registry.entry("digits-mlp").origin == "bundled"
+    tab.model_choice.set("CNN (default)")
+
+
+def test_a_retrain_that_holds_up_is_put_in_use_and_says_so(gui, monkeypatch):
+    """The success path, fast: a 'retrain' whose test accuracy ties the bundled model's (the
+    bundled weights under a new record) goes in use, is said to be, and is swapped in."""
+    from training import digits
+    from training.model_quality import publish_checked
+
+    tab = digits_tab(gui)
+    registry = gui.registry
+    bundled = registry.bundled_entry("digits-mlp")
+    assert registry.entry("digits-mlp").origin == "bundled"
+    record = {**bundled.record, "metrics": {**bundled.metrics, "test_accuracy": 0.985}}
+
+    def train(_values, _job):
+        return publish_checked(
+            registry,
+            "digits-mlp",
+            ".keras",
+            lambda path: shutil.copyfile(bundled.path, path),
+            record,
+            digits.HEADLINE,
+        )
+
+    monkeypatch.setattr(tab, "train", train)
+    dialog = start_retrain_from_the_menu(gui, "mlp", "1", "300")
+    wait_until(gui.root, lambda: dialog.job is not None and dialog.job.finished, 60, "the retrain")
+    text = dialog.status_text.get()
+    assert text.startswith("Done") and "now in use" in text and "98.50 %" in text and "98.49 %" in text, text
+    assert not dialog.offers_new_model
+    new = registry.entry("digits-mlp")
+    assert new.origin == "user" and new.path.name in text
+    wait_until(gui.root, lambda: tab.predictors["digits-mlp"].entry.path == new.path, 60, "the swap")
     dialog.cancel_or_close()
     tab.model_choice.set("Seed MLP")
     invoke_menu(gui, "Models", "Revert Digits to bundled model")

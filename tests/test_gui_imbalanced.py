@@ -165,3 +165,58 @@ def test_a_bad_target_gives_a_message_when_run(gui, tmp_path, content, message):
     wait_until(gui.root, lambda: tab.grid_job.finished, 30, "the refusal")
     assert message in tab.progress_text.get()
     assert tab.table.rows() == []
+
+
+def test_results_belong_to_the_data_they_were_computed_on(gui, transactions, tmp_path):
+    from training.imbalanced import file_fingerprint
+
+    tab = imbalanced_tab(gui)
+    load(gui, tab, transactions)
+    for key, variable in tab.choices.items():
+        variable.set(key == ("logistic_regression", "none"))
+    tab.run_button.invoke()
+    wait_until(gui.root, lambda: tab.grid_job is not None and tab.grid_job.finished, 120, "the grid")
+    tab.table.tree.selection_set("logistic_regression/none")
+    gui.root.update()
+
+    questions = []
+    tab.threshold_scale.set(1.0)  # flags no test row
+    gui.root.update()
+    assert tab.save_selected("Never Says Yes", confirm=lambda text: questions.append(text) or False) is None
+    assert "flags none of the 400 test rows" in questions[0]
+    assert "imbalanced-never-says-yes" not in gui.registry.names()
+
+    other = write_mixed_csv(tmp_path / "other_bank.csv", rows=600, positive_rate=0.1, seed=3)
+    tab.target_choice.set("channel")  # changing the choices after the run changes nothing saved
+    job = tab.save_selected("Never Says Yes", confirm=lambda text: True)
+    wait_until(gui.root, lambda: job.finished, 60, "the save")
+    record = gui.registry.entry("imbalanced-never-says-yes").record
+    assert record["target"] == "fraud" and record["data"]["file"] == transactions.name
+    assert record["data"]["fingerprint"] == file_fingerprint(transactions)
+    assert record["data"]["prepared_fingerprint"] == tab.data.fingerprint
+
+    load(gui, tab, other)
+    assert tab.source == other and tab.results == {} and tab.table.rows() == []
+    assert tab.data is None and tab.results_context is None
+    assert f"Results of {transactions.name} cleared" in tab.progress_text.get()
+
+
+def test_the_preview_states_decimal_commas_dates_and_identifiers(gui, tmp_path):
+    """A ';' file with decimal commas, a date column and an id: read as numbers, a date and a
+    left-out identifier, each said in the preview."""
+    from tests.test_imbalanced_csv import write_pair
+
+    _dots, commas = write_pair(tmp_path, rows=300)
+    table = commas.read_text().splitlines()
+    rows = [f"C{index:05d};{index % 28 + 1:02d}/03/2024;{line}" for index, line in enumerate(table[1:])]
+    commas.write_text("\n".join(["customer_id;opened;" + table[0], *rows]) + "\n")
+    tab = imbalanced_tab(gui)
+    load(gui, tab, commas)
+    text = tab.file_text.get()
+    assert "300 rows × 6 columns" in text
+    assert "Columns 'x1', 'x2' use decimal commas; read as numbers." in text
+    assert "Column 'opened' holds dates (%d/%m/%Y); used as a number: days since 1970-01-01." in text
+    headings = [tab.preview.tree.heading(column, "text") for column in tab.preview.keys]
+    assert headings[:4] == ["customer_id (cat)", "opened (dat)", "x1 (num)", "x2 (num)"]
+    assert [tab.exclude_list.get(index) for index in tab.exclude_list.curselection()] == ["customer_id"]
+    assert "'customer_id' left out: unique on every row" in tab.leak_text.get()

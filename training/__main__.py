@@ -18,6 +18,27 @@ def print_progress(progress) -> None:
         print(f"{progress.message:>14}  {metrics}{eta}", file=sys.stderr, flush=True)
 
 
+# Exit status of a retrain whose model was saved but not put in use, because it scores clearly
+# worse than the model in use: nothing failed, but what was asked for (a new model in use) did
+# not happen, and a script must be able to tell (0 done, 1 error, 2 usage).
+KEPT_PREVIOUS_MODEL = 3
+
+
+def report_outcome(outcome) -> bool:
+    """Print what publishing did (stdout), or why the model in use stays (stderr, with how to
+    choose the new one anyway); True when the model in use stayed."""
+    if outcome.activated:
+        print(outcome.message, flush=True)
+        return False
+    print(
+        f"kept the model in use: {outcome.message} To use the new one anyway: "
+        f"python -m training use {outcome.name} {outcome.file_name} (or retrain with --force).",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True
+
+
 def command_train_digits(arguments) -> int:
     from training import datasets, digits
     from training.registry import ModelRegistry
@@ -38,14 +59,19 @@ def command_train_digits(arguments) -> int:
     config = digits.DigitsTrainingConfig.defaults_for(arguments.kind, **overrides)
     data = datasets.load_mnist(arguments.data_dir)
     registry = ModelRegistry(bundled_dir=arguments.models_dir) if arguments.models_dir else ModelRegistry()
-    entry, evaluation = digits.train_and_save(
-        data, config, registry, bundle=bool(arguments.models_dir), report=print_progress
+    entry, evaluation, outcome = digits.train_and_save(
+        data,
+        config,
+        registry,
+        bundle=bool(arguments.models_dir),
+        report=print_progress,
+        force=arguments.force,
     )
     print(
         f"{entry.name}: test accuracy {evaluation.plain['accuracy']:.4f}, rotated "
         f"{evaluation.rotated['accuracy']:.4f}; saved to {entry.path} ({entry.origin})"
     )
-    return 0
+    return KEPT_PREVIOUS_MODEL if report_outcome(outcome) else 0
 
 
 def command_train_anomaly(arguments) -> int:
@@ -67,15 +93,22 @@ def command_train_anomaly(arguments) -> int:
         [(digit,) for digit in range(10)] if arguments.benchmark else [tuple(map(int, arguments.normal))]
     )
     rows = []
+    kept = False
     for normal in normal_sets:
         config = anomaly.AnomalyTrainingConfig(normal_digits=normal, **settings)
-        entry, evaluation = anomaly.train_and_save(
-            data, config, registry, bundle=bool(arguments.models_dir), report=print_progress
+        entry, evaluation, outcome = anomaly.train_and_save(
+            data,
+            config,
+            registry,
+            bundle=bool(arguments.models_dir),
+            report=print_progress,
+            force=arguments.force,
         )
         figures = ", ".join(
             f"{key} {value:.4f}" for key, value in evaluation.items() if isinstance(value, float)
         )
         print(f"{entry.name}: {figures}; saved to {entry.path} ({entry.origin})", flush=True)
+        kept = report_outcome(outcome) or kept
         rows.append((normal, evaluation))
     if arguments.benchmark:
         print("\nOne-class MNIST (train on one digit, score all 10,000 test images)")
@@ -85,7 +118,7 @@ def command_train_anomaly(arguments) -> int:
         mean_auroc = sum(evaluation["auroc"] for _, evaluation in rows) / len(rows)
         mean_aupr = sum(evaluation["aupr"] for _, evaluation in rows) / len(rows)
         print(f"{'mean':>5} {mean_auroc:>7.4f} {mean_aupr:>7.4f}")
-    return 0
+    return KEPT_PREVIOUS_MODEL if kept else 0
 
 
 def command_train_forgery(arguments) -> int:
@@ -113,7 +146,7 @@ def command_train_forgery(arguments) -> int:
         **{key: value for key, value in settings.items() if value is not None},
     )
     registry = ModelRegistry(bundled_dir=arguments.models_dir) if arguments.models_dir else ModelRegistry()
-    entry, metrics = forgery_training.train_and_save(
+    entry, metrics, outcome = forgery_training.train_and_save(
         photos,
         config,
         registry,
@@ -121,6 +154,7 @@ def command_train_forgery(arguments) -> int:
         report=print_progress,
         extra_photos_directory=extra if extra.is_dir() else None,
         test_directory=arguments.test_dir,
+        force=arguments.force,
     )
     for part, figures in metrics.items():
         overall, matched = figures["overall"], figures["quality_matched"]
@@ -131,18 +165,28 @@ def command_train_forgery(arguments) -> int:
             line += f"; pixel AUC {figures['pixel_auc_mean']:.4f}"
         print(line)
     print(f"{entry.name}: saved to {entry.path} ({entry.origin})")
-    return 0
+    return KEPT_PREVIOUS_MODEL if report_outcome(outcome) else 0
 
 
 def command_imbalanced(arguments) -> int:
     from training import imbalanced, paths
+    from training.errors import DatasetInvalidError
 
     csv_path = arguments.csv or paths.data_dir(arguments.data_dir) / imbalanced.DEFAULT_CSV
     frame = imbalanced.read_table(csv_path)
+    if arguments.save:
+        imbalanced.model_name(arguments.save)  # a bad name fails now, not after the grid
+    # Taken now, as read: the record of a saved model names the data it was fitted on.
+    source_fingerprint = imbalanced.file_fingerprint(csv_path) if arguments.save else None
     target = arguments.target or imbalanced.suggest_target(frame)
-    positive = (
-        arguments.positive if arguments.positive is not None else imbalanced.class_values(frame[target])[0]
-    )
+    if target not in frame.columns:
+        names = list(map(str, frame.columns))
+        shown = ", ".join(names[:30]) + (f" … ({len(names)} in all)" if len(names) > 30 else "")
+        raise DatasetInvalidError(
+            f"No column named '{target}' in {Path(csv_path).name}; its columns are {shown}."
+        )
+    values = imbalanced.class_values(frame[target])
+    positive = arguments.positive if arguments.positive is not None else (values[0] if values else None)
     excluded = dict(imbalanced.default_exclusions(frame)) if not arguments.keep_leaky else {}
     excluded.update({name: "excluded on the command line" for name in split_list(arguments.exclude)})
     for name, reason in excluded.items():
@@ -154,9 +198,12 @@ def command_imbalanced(arguments) -> int:
     print(
         f"{csv_path}: {len(data.labels):,} rows, {data.labels.sum():,} positive ('{positive}', "
         f"{data.labels.mean():.2%}); {len(data.numeric_columns)} numeric and "
-        f"{len(data.categorical_columns)} categorical features",
+        f"{len(data.categorical_columns)} categorical features"
+        + (f" (dates read as numbers: {', '.join(data.date_columns)})" if data.date_columns else ""),
         file=sys.stderr,
     )
+    for note in frame.attrs.get("reading_notes", []):
+        print(f"note: {note}", file=sys.stderr)
     if not arguments.json:
         print(
             f"{'model':<24} {'method':<13} {'ROC AUC':>7} {'PR AUC':>7} {'F1 min':>7} {'prec':>6} "
@@ -166,6 +213,8 @@ def command_imbalanced(arguments) -> int:
     def show(result) -> None:
         row = result.to_json()
         if arguments.json:
+            # Beside the contract's keys: what was left out and why, and which columns were dates.
+            row |= {"excluded": excluded, "date_columns": data.date_columns}
             print(json.dumps(row), flush=True)
             return
         print(
@@ -177,11 +226,35 @@ def command_imbalanced(arguments) -> int:
         )
 
     started = time.perf_counter()
-    imbalanced.run_grid(data, models, methods, settings, on_result=show)
+    parts, results = imbalanced.run_grid(data, models, methods, settings, on_result=show)
     print(
         f"grid of {len(imbalanced.configurations(models, methods))} in {time.perf_counter() - started:.0f} s",
         file=sys.stderr,
     )
+    if arguments.save:
+        from training.registry import ModelRegistry
+
+        chosen = imbalanced.best_configuration(results)
+        problem = imbalanced.Problem(target, positive, tuple(excluded))
+        warning = imbalanced.threshold_warning(chosen, parts.test_labels, chosen.threshold)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+        entry = imbalanced.save_configuration(
+            chosen,
+            data,
+            problem,
+            chosen.threshold,
+            arguments.save,
+            ModelRegistry(),
+            csv_path,
+            source_fingerprint,
+        )
+        print(
+            f"saved {imbalanced.MODEL_LABELS[chosen.model]} + {imbalanced.METHOD_LABELS[chosen.method]} "
+            f"(test PR AUC {chosen.ranking['pr_auc']:.4f}, threshold {chosen.threshold:.3f}) as {entry.name}: "
+            f"{entry.path}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -260,14 +333,14 @@ def command_evaluate(arguments) -> int:
 
 
 def command_predict(arguments) -> int:
-    from training.images import expand_paths
+    from training.images import expand_paths, no_inputs_message
 
     if arguments.tool == "imbalanced":
         return predict_tables(arguments)
 
     paths = expand_paths(arguments.paths)
     if not paths:
-        print("No input files.", file=sys.stderr)
+        print(no_inputs_message(arguments.paths), file=sys.stderr)
         return 2
     if arguments.tool == "forgery":
         from training import forgery
@@ -353,11 +426,41 @@ def command_revert(arguments) -> int:
     return 0
 
 
+def command_use(arguments) -> int:
+    """Make a saved version the model in use, after checking its file against its sha256."""
+    from training.errors import ModelNotFoundError
+    from training.registry import ModelEntry, ModelRegistry, confined_file, verify
+
+    registry = ModelRegistry()
+    given = Path(arguments.file)
+    # The file name, or a path to it in the user's models folder.
+    if given.parent != Path(".") and given.parent.resolve() != registry.user_dir.resolve():
+        raise ModelNotFoundError(f"{given} is not in your models folder {registry.user_dir}.")
+    versions = registry.user_versions(arguments.name)
+    record = next((record for record in versions if record["file"] == given.name), None)
+    if record is None:
+        saved = ", ".join(record["file"] for record in versions) or "none"
+        raise ModelNotFoundError(
+            f"'{given.name}' is not a saved version of {arguments.name} (saved versions: {saved})."
+        )
+    verify(ModelEntry(arguments.name, confined_file(registry.user_dir, given.name), record, "user"))
+    entry = registry.use_version(arguments.name, given.name)
+    print(f"{entry.name} now uses {entry.path}")
+    return 0
+
+
 def command_download(arguments) -> int:
     from training import datasets
 
     print(f"Downloaded and verified {datasets.download_mnist(arguments.data_dir)}")
     return 0
+
+
+EXIT_STATUS = (
+    "Exit status: 0 done; 1 error; 2 bad usage; 3 a retrained model was saved but the model in use "
+    "stays, because the new one scores clearly worse on the same test figure (the message on stderr "
+    "says how to use it anyway: the use command, or retrain with --force)."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -367,10 +470,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder holding the datasets (default: $FINTECH_DATA_DIR, "
         "../shared/data beside the repository, else the user data folder)",
     )
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    force = argparse.ArgumentParser(add_help=False)
+    force.add_argument(
+        "--force",
+        action="store_true",
+        help="make the new model the one in use even when it scores clearly worse than the model in "
+        "use (without it, such a model is saved but not used; exit status 3). With --models-dir "
+        "nothing is compared",
+    )
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__, epilog=EXIT_STATUS)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("digits", parents=[data_dir], help="train a digits model")
+    train = commands.add_parser(
+        "digits", parents=[data_dir, force], help="train a digits model", epilog=EXIT_STATUS
+    )
     train.add_argument("--kind", choices=("cnn", "mlp"), default="cnn")
     train.add_argument("--epochs", type=int)
     train.add_argument("--subset", type=int, help="train on this many images (quick runs)")
@@ -385,7 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=command_train_digits)
 
-    train_anomaly = commands.add_parser("anomaly", parents=[data_dir], help="train an anomaly autoencoder")
+    train_anomaly = commands.add_parser(
+        "anomaly", parents=[data_dir, force], help="train an anomaly autoencoder", epilog=EXIT_STATUS
+    )
     train_anomaly.add_argument(
         "--normal", default="0123456789", help="the normal digits, e.g. 3 or 0123456789"
     )
@@ -406,7 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
     train_anomaly.set_defaults(handler=command_train_anomaly)
 
     forgery_parser = commands.add_parser(
-        "forgery", parents=[data_dir], help="train a forgery classifier on real/tampered photos"
+        "forgery",
+        parents=[data_dir, force],
+        help="train a forgery classifier on real/tampered photos",
+        epilog=EXIT_STATUS,
     )
     forgery_parser.add_argument(
         "--photos",
@@ -460,7 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
     imbalanced_parser.add_argument("--positive", help="the rare class's value (default: the rarest)")
     imbalanced_parser.add_argument("--exclude", help="columns to leave out, comma-separated")
     imbalanced_parser.add_argument(
-        "--keep-leaky", action="store_true", help="keep known leaky columns (e.g. duration)"
+        "--keep-leaky",
+        action="store_true",
+        help="keep the columns left out by default: known leaky ones (e.g. duration) and identifiers",
     )
     imbalanced_parser.add_argument(
         "--models", help="comma-separated, from " + ", ".join(imbalanced.ALL_MODELS)
@@ -470,6 +590,12 @@ def build_parser() -> argparse.ArgumentParser:
     imbalanced_parser.add_argument("--folds", type=int, default=3)
     imbalanced_parser.add_argument("--seed", type=int, default=0)
     imbalanced_parser.add_argument("--json", action="store_true", help="one JSON object per configuration")
+    imbalanced_parser.add_argument(
+        "--save",
+        metavar="NAME",
+        help="save the configuration with the best test PR AUC (or the only one) as model NAME, "
+        "for `predict imbalanced --model NAME`",
+    )
     imbalanced_parser.set_defaults(handler=command_imbalanced)
 
     evaluate = commands.add_parser(
@@ -504,6 +630,14 @@ def build_parser() -> argparse.ArgumentParser:
     revert = commands.add_parser("revert", help="use the bundled model again")
     revert.add_argument("name")
     revert.set_defaults(handler=command_revert)
+
+    use = commands.add_parser(
+        "use",
+        help="make a saved version the model in use (e.g. one a retrain kept aside as clearly worse)",
+    )
+    use.add_argument("name", help="the model's name, e.g. digits-cnn")
+    use.add_argument("file", help="the saved version's file name in your models folder")
+    use.set_defaults(handler=command_use)
 
     download = commands.add_parser(
         "download", parents=[data_dir], help="download a dataset (explicit opt-in)"

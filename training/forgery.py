@@ -19,7 +19,9 @@ import numpy as np
 import simplejpeg
 from PIL import ExifTags, Image
 
+from training import images
 from training.datasets import sha256_file
+from training.errors import ImageReadError
 
 DEFAULT_ELA_QUALITY = 90
 DEFAULT_ELA_GAIN = 20.0
@@ -70,9 +72,11 @@ class ElaSettings:
 def _jpeg_bytes(image: Image.Image, quality: int) -> bytes:
     """`image` saved as JPEG at `quality` in memory. Safe to call on one image from several
     threads at once: `Image.save` keeps its options on the image object, so concurrent saves
-    of the same object can swap qualities; each call saves its own copy."""
+    of the same object can swap qualities; each call saves through its own image object,
+    which shares the pixels (encoding only reads them; a copy of a 79 MP photo is 316 MB)."""
     buffer = io.BytesIO()
-    image.copy().save(buffer, "JPEG", quality=quality)
+    image.load()
+    image._new(image.im).save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
 
 
@@ -477,14 +481,32 @@ class ForgeryPredictor:
         blocks = np.asarray(block_probability)[0, ..., 0]
         return float(np.asarray(image_probability)[0, 0]), blocks.T if portrait else blocks
 
+    def model_input(
+        self, image: Image.Image, facts: PhotoFacts, resaves: SharedResaves | None = None
+    ) -> np.ndarray:
+        """What the model takes for this photo: its block features (the ResNet50 variant: its
+        ELA image); an `ImageReadError` naming the file when it is too small for them."""
+        if self.backbone == "resnet50":
+            return resnet_input(image)
+        if min(image.size) < 2 * BLOCK:
+            raise ImageReadError(
+                f"{images.display_name(facts.path)}: {image.width}×{image.height} pixels is too small "
+                f"for ELA (it needs at least {2 * BLOCK} pixels on each side)."
+            )
+        return block_features(image, resaves=resaves)
+
     def predict_image(
         self, image: Image.Image, facts: PhotoFacts, resaves: SharedResaves | None = None
     ) -> ForgeryVerdict:
+        return self.predict_input(self.model_input(image, facts, resaves), facts)
+
+    def predict_input(self, model_input: np.ndarray, facts: PhotoFacts) -> ForgeryVerdict:
+        """The verdict on one photo's `model_input`."""
         if self.backbone == "resnet50":
-            probability = float(np.asarray(self.model.predict_on_batch(resnet_input(image)[None]))[0, 0])
+            probability = float(np.asarray(self.model.predict_on_batch(model_input[None]))[0, 0])
             blocks = None
         else:
-            probability, blocks = self.block_map(block_features(image, resaves=resaves))
+            probability, blocks = self.block_map(model_input)
         label = LABELS[probability >= self.threshold]
         warnings = trust_warnings(facts)
         message = f"{label}: tampering probability {probability:.2f} (threshold {self.threshold:.2f})"
@@ -504,12 +526,20 @@ class ForgeryPredictor:
         )
 
     def predict_file(self, path) -> ForgeryVerdict:
-        from training import images
+        """Answer for one file; never raises for a bad file (status "error" says why, starting
+        with the file's name)."""
         from training.errors import WorkbenchError
 
         try:
             image = images.open_image(path)
             facts = photo_facts(path, image)
-            return self.predict_image(image, facts)
+            # Each full-resolution copy is let go as soon as the next step has what it needs:
+            # the decoded file once its RGB copy exists, the RGB copy before the network runs
+            # (a 79 MP RGBA PNG: 316 MB each; the network's activations need 0.5 GB more).
+            rgb = images.to_rgb(image)
+            del image
+            features = self.model_input(rgb, facts)
+            del rgb
+            return self.predict_input(features, facts)
         except (WorkbenchError, ValueError) as error:
-            return ForgeryVerdict(str(path), "error", str(error))
+            return ForgeryVerdict(str(path), "error", images.name_once(path, str(error)))

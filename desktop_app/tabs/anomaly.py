@@ -386,7 +386,11 @@ class AnomalyTab(ToolTab):
                 view.show(None)
             self.verdict_text.set("–")
             self.verdict_label.configure(foreground="")
-            self.message_text.set(f"{name}: {prediction.message}")
+            # An error's message already starts with the file's name; a rejection's does not.
+            if prediction.status == "error":
+                self.message_text.set(images.name_once(prediction.path, prediction.message))
+            else:
+                self.message_text.set(f"{name}: {prediction.message}")
             return
         self.original_view.show(Image.fromarray(prediction.model_input))
         self.reconstruction_view.show(Image.fromarray((prediction.reconstruction * 255).astype(np.uint8)))
@@ -556,10 +560,10 @@ class AnomalyTab(ToolTab):
             subset=values["subset"],
         )
         data = datasets.load_mnist(self.app.data_dir)
-        entry, _evaluation = anomaly.train_and_save(
+        _entry, _evaluation, outcome = anomaly.train_and_save(
             data, config, self.app.registry, report=job.report, cancel=job.cancel_token
         )
-        return entry
+        return outcome
 
     def on_retrained(self, entry) -> None:
         """Show the model just trained (its name depends on the normal digits chosen)."""

@@ -110,7 +110,8 @@ class ToolTab(ttk.Frame):
         raise NotImplementedError
 
     def train(self, values: dict, job) -> object:
-        """Runs on a worker thread: train with the dialog's values; returns a ModelEntry."""
+        """Runs on a worker thread: train with the dialog's values; returns the
+        `training.model_quality.RetrainOutcome` of publishing the new model."""
         raise NotImplementedError
 
     def open_paths(self, paths) -> None:
@@ -175,6 +176,22 @@ class ToolTab(ttk.Frame):
         self.app.registry.revert_to_bundled(name)
         self.reload_model(name)
 
+    def use_kept_model(self, outcome) -> str:
+        """Put in use a retrained version that the retrain kept out of use; returns what to say."""
+        from training.errors import WorkbenchError
+
+        try:
+            self.app.registry.use_version(outcome.name, outcome.file_name)
+        except WorkbenchError as error:
+            self.app.show_error(error)
+            return f"The new model could not be put in use: {error}"
+        self.on_retrained(outcome.entry)
+        self.reload_model(outcome.name)
+        return (
+            f"{outcome.name} now uses the new model {outcome.file_name}. "
+            f"Models → Revert {self.title} to bundled model goes back to the bundled one."
+        )
+
     def model_info_lines(self) -> list[str]:
         lines = [f"== {self.title}"]
         for name in self.model_names():
@@ -214,10 +231,25 @@ class ToolTab(ttk.Frame):
                 dialog.on_progress(report)
             self.app.set_status(f"Retraining {self.title}: {report.fraction:.0%}")
 
-        def succeeded(entry) -> None:
-            dialog.on_finished(f"Done: {entry.name} saved to {entry.path} and now in use.")
-            self.on_retrained(entry)
-            self.reload_model(entry.name)
+        def succeeded(outcome) -> None:
+            if outcome.activated:
+                dialog.on_finished(f"Done: {outcome.message}")
+                self.on_retrained(outcome.entry)
+                self.reload_model(outcome.name)
+                return
+            # Clearly worse than the model in use: saved, not used, nothing reloaded; the user
+            # may still choose it.
+            self.app.set_status(
+                f"Retrained {outcome.name} not used: it scores clearly worse than the model in use."
+            )
+            text = f"Done: {outcome.message}"
+            if dialog.winfo_exists():
+                dialog.on_finished(
+                    f"{text} “Use the new model anyway” switches to it.",
+                    lambda: self.use_kept_model(outcome),
+                )
+            else:
+                self.app.show_message("Retrained model not used", text)
 
         def cancelled() -> None:
             dialog.on_finished("Cancelled: the previous model stays in use.")

@@ -14,7 +14,7 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import anomaly, digits
+from training import anomaly, digits, images
 
 MODEL_CHOICES = {"CNN (default)": digits.MODEL_NAMES["cnn"], "Seed MLP": digits.MODEL_NAMES["mlp"]}
 PREVIEW_SIDE = 1024
@@ -204,7 +204,11 @@ class DigitsTab(ToolTab):
         else:
             self.answer_text.set("–")
             self.bars.show([])
-        self.message_text.set(f"{Path(prediction.path).name}: {prediction.message}")
+        # An error's message already starts with the file's name; the others do not.
+        if prediction.status == "error":
+            self.message_text.set(images.name_once(prediction.path, prediction.message))
+        else:
+            self.message_text.set(f"{Path(prediction.path).name}: {prediction.message}")
 
     def shown_answer(self) -> dict:
         """What the user sees for the selected image (used by tests and the self-test)."""
@@ -250,10 +254,10 @@ class DigitsTab(ToolTab):
             subset=values["subset"],
         )
         data = datasets.load_mnist(self.app.data_dir)
-        entry, _evaluation = digits.train_and_save(
+        _entry, _evaluation, outcome = digits.train_and_save(
             data, config, self.app.registry, report=job.report, cancel=job.cancel_token
         )
-        return entry
+        return outcome
 
 
 class EvaluationView(ttk.Frame):

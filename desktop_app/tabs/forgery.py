@@ -117,7 +117,7 @@ def read_photo(path: Path) -> OpenedPhoto:
         facts = forgery.photo_facts(path, opened)
         image = images.to_rgb(opened)
     except (WorkbenchError, ValueError, OSError) as error:
-        return OpenedPhoto(str(path), message=str(error))
+        return OpenedPhoto(str(path), message=images.name_once(path, str(error)))
     return OpenedPhoto(str(path), image, facts, resaves=forgery.SharedResaves(image))
 
 
@@ -130,7 +130,7 @@ def judge(predictor: forgery.ForgeryPredictor, opened: OpenedPhoto) -> forgery.F
         return forgery.ForgeryVerdict(
             opened.path,
             "error",
-            str(error),
+            images.name_once(opened.path, str(error)),
             warnings=forgery.trust_warnings(opened.facts),
             facts=opened.facts,
         )
@@ -437,7 +437,7 @@ class ForgeryTab(ToolTab):
             synthetic_pairs=values["synthetic_pairs"] if extra is not None else 0,
             seed=0,
         )
-        entry, _metrics = forgery_training.train_and_save(
+        _entry, _metrics, outcome = forgery_training.train_and_save(
             folder,
             config,
             self.app.registry,
@@ -445,7 +445,7 @@ class ForgeryTab(ToolTab):
             cancel=job.cancel_token,
             extra_photos_directory=extra,
         )
-        return entry
+        return outcome
 
     # Opening photos -------------------------------------------------------------------------------
     def open_paths(self, paths) -> None:
@@ -657,7 +657,7 @@ class ForgeryTab(ToolTab):
             self.verdict_text.set("no verdict")
             self.verdict_label.configure(foreground="#7f7f7f")
             self.probability_text.set("")
-            self.message_text.set(f"{name}: {verdict.message}")
+            self.message_text.set(images.name_once(verdict.path, verdict.message))
         else:
             self.verdict_text.set(verdict.label)
             tampered = verdict.label == "tampered"

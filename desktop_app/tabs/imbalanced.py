@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import importlib
+import os
 import shutil
 import tempfile
 import tkinter as tk
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import filedialog, messagebox, ttk
 
 from desktop_app.processes import run_in_process
 from desktop_app.tabs.base import ToolTab
@@ -45,10 +46,15 @@ class ImbalancedTab(ToolTab):
         super().__init__(parent, app)
         self.frame = None
         self.source: Path | None = None
+        self.source_fingerprint: str | None = None
+        # The table, its fingerprint and the problem the shown results were computed for: a
+        # saved model records these, whatever is loaded or chosen since.
+        self.results_context: tuple[Path, str, imbalanced.Problem] | None = None
         self.data: imbalanced.PreparedData | None = None
         self.split: imbalanced.Split | None = None
         self.results: dict[str, imbalanced.ConfigurationResult] = {}
         self.grid_job = None
+        self.run_token: object | None = None
         self.scratch_dir: str | None = None
         self.threshold = tk.DoubleVar(value=0.5)
 
@@ -206,8 +212,8 @@ class ImbalancedTab(ToolTab):
         self.file_text.set(f"Reading {path.name}…")
         self.submit(
             f"read {path.name}",
-            lambda _job: imbalanced.read_table(path),
-            on_success=lambda frame: self._show_table(path, frame),
+            lambda _job: (imbalanced.read_table(path), imbalanced.file_fingerprint(path)),
+            on_success=lambda answer: self._show_table(path, *answer),
             on_error=lambda error, details: self._refuse(path, error, details),
         )
 
@@ -215,8 +221,11 @@ class ImbalancedTab(ToolTab):
         self.file_text.set(f"{path.name}: {error}")
         self.app.show_error(error, details)
 
-    def _show_table(self, path: Path, frame) -> None:
-        self.frame, self.source = frame, path
+    def _show_table(self, path: Path, frame, fingerprint: str) -> None:
+        self.clear_results(
+            f"Results of {self.source.name} cleared: {path.name} is loaded." if self.source else ""
+        )
+        self.frame, self.source, self.source_fingerprint = frame, path, fingerprint
         summaries = imbalanced.describe_columns(frame)
         if self.preview is not None:
             self.preview.destroy()
@@ -233,6 +242,8 @@ class ImbalancedTab(ToolTab):
         self.file_text.set(
             f"{path.name}: {len(frame):,} rows × {frame.shape[1]} columns; {missing:,} missing values "
             f"(imputed inside the pipeline). Showing the first {min(PREVIEW_ROWS, len(frame))} rows."
+            # What reading decided: decimal commas, thousands separators, dates, the encoding.
+            + "".join(f"\n{note}" for note in frame.attrs.get("reading_notes", []))
         )
         self.target_selector.configure(values=list(frame.columns))
         self.target_choice.set(imbalanced.suggest_target(frame))
@@ -280,8 +291,10 @@ class ImbalancedTab(ToolTab):
             self.progress_text.set("Tick at least one model × method.")
             return
         frame, problem = self.frame, self.problem()
-        self.results.clear()
-        self.table.clear()
+        self.clear_results()
+        self.results_context = (self.source, self.source_fingerprint, problem)
+        # What a grid cancelled by a new table still sends is dropped, not shown.
+        run_token = self.run_token = object()
         self.run_button.state(["disabled"])
         self.cancel_button.state(["!disabled"])
         self.progress_bar["value"] = 0
@@ -310,12 +323,15 @@ class ImbalancedTab(ToolTab):
             self.cancel_button.state(["disabled"])
 
         def cancelled() -> None:
-            self.progress_text.set(f"Cancelled after {len(self.results)} configuration(s); their rows stay.")
+            if self.run_token is run_token:  # not when a new table replaced the results
+                self.progress_text.set(
+                    f"Cancelled after {len(self.results)} configuration(s); their rows stay."
+                )
 
         self.grid_job = self.submit(
             "imbalanced grid",
             work,
-            on_partial=self._receive,
+            on_partial=lambda item: self._receive(item) if self.run_token is run_token else None,
             on_progress=progress,
             on_cancelled=cancelled,
             on_error=lambda error, details: (
@@ -325,10 +341,25 @@ class ImbalancedTab(ToolTab):
             on_finally=finished,
         )
 
+    def clear_results(self, reason: str = "") -> None:
+        """Forget the shown results (and stop a grid still running): they belong to the data
+        they were computed on."""
+        self.cancel_grid()
+        self.results.clear()
+        self.table.clear()
+        self.data = self.split = self.results_context = self.run_token = None
+        if self.curves is not None:
+            self.draw_curves([])
+        self.operating_text.set("Run a grid, then select a row.")
+        if reason:
+            self.progress_text.set(reason)
+
     def _new_scratch_dir(self) -> None:
         """Fitted pipelines of the latest grid live here until the next grid or the app quits."""
         self._remove_scratch_dir()
-        self.scratch_dir = tempfile.mkdtemp(prefix="workbench-grid-")
+        self.scratch_dir = tempfile.mkdtemp(
+            prefix=f"{os.getpid()}-grid-", dir=self.app.registry.scratch_parent()
+        )
 
     def _remove_scratch_dir(self) -> None:
         if self.scratch_dir is not None:
@@ -513,10 +544,20 @@ class ImbalancedTab(ToolTab):
         if label:
             self.save_selected(label)
 
-    def save_selected(self, label: str):
-        """Register the selected configuration with the slider's threshold (a background job)."""
+    def save_selected(self, label: str, confirm=None):
+        """Register the selected configuration with the slider's threshold (a background job),
+        recording the table and problem its grid ran on. A threshold that flags no test row or
+        every one is saved only if `confirm(question)` (a yes/no dialog by default) says so."""
         result, threshold = self.selected_results()[0], self.threshold.get()
-        data, problem, source = self.data, self.problem(), self.source
+        warning = imbalanced.threshold_warning(result, self.split.test_labels, threshold)
+        if warning is not None:
+            confirm = confirm or (
+                lambda question: messagebox.askyesno("Save as model", question, parent=self)
+            )
+            if not confirm(f"{warning} Save it with this threshold anyway?"):
+                self.app.set_status("Not saved: choose another threshold.")
+                return None
+        data, (source, fingerprint, problem) = self.data, self.results_context
 
         def saved(entry) -> None:
             self._refresh_saved_models()
@@ -526,7 +567,7 @@ class ImbalancedTab(ToolTab):
         return self.submit(
             f"save {label}",
             lambda _job: imbalanced.save_configuration(
-                result, data, problem, threshold, label, self.app.registry, source
+                result, data, problem, threshold, label, self.app.registry, source, fingerprint
             ),
             on_success=saved,
         )

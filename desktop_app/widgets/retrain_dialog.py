@@ -93,6 +93,10 @@ class RetrainDialog(tk.Toplevel):
         self.start_button.pack(side="right")
         self.cancel_button = ttk.Button(buttons, text="Close", command=self.cancel_or_close)
         self.cancel_button.pack(side="right", padx=(0, 6))
+        # Shown only after a retrain whose model was saved but not put in use (it scored
+        # clearly worse than the model in use): the user's way to choose it anyway.
+        self.use_new_button = ttk.Button(buttons, text="Use the new model anyway", command=self.use_new_model)
+        self._use_new_model: Callable[[], str] | None = None
         self.protocol("WM_DELETE_WINDOW", self.cancel_or_close)
 
     def _browse(self, variable: tk.StringVar) -> None:
@@ -132,6 +136,7 @@ class RetrainDialog(tk.Toplevel):
         self.start_button.state(["disabled"])
         self.cancel_button.configure(text="Cancel")
         self.status_text.set("Starting… (loading TensorFlow and the data)")
+        self._offer_new_model(None)
         self.epoch_metrics.clear()
         self.job = self.start_callback(values, self)
 
@@ -175,10 +180,31 @@ class RetrainDialog(tk.Toplevel):
         # thread, their Tcl objects would be deleted off the Tk thread. Collect them here.
         gc.collect()
 
-    def on_finished(self, message: str) -> None:
+    def on_finished(self, message: str, use_new_model: Callable[[], str] | None = None) -> None:
+        """Show how the run ended. With `use_new_model`, the new model was kept out of use and
+        the "Use the new model anyway" button calls it (it returns what to say then)."""
         if not self.winfo_exists():
             return
         self.status_text.set(message)
         self.cancel_button.configure(text="Close")
         self.cancel_button.state(["!disabled"])
         self.start_button.state(["!disabled"])
+        self._offer_new_model(use_new_model)
+
+    def _offer_new_model(self, use_new_model: Callable[[], str] | None) -> None:
+        self._use_new_model = use_new_model
+        if use_new_model is None:
+            self.use_new_button.pack_forget()
+        else:
+            self.use_new_button.pack(side="left")
+
+    @property
+    def offers_new_model(self) -> bool:
+        """Whether the last run's model was kept out of use and the button offers it."""
+        return self._use_new_model is not None
+
+    def use_new_model(self) -> None:
+        use_new_model = self._use_new_model
+        self._offer_new_model(None)
+        if use_new_model is not None:
+            self.status_text.set(use_new_model())
