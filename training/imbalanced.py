@@ -185,14 +185,18 @@ def _numbers_with_odd_marks(frame) -> list[str]:
         present = column.dropna()
         if len(present) < 20:
             continue
-        numbers = pandas.to_numeric(present.astype(str), errors="coerce")
-        odd = present[numbers.isna()]
-        if len(odd) > ODD_MARK_SHARE * len(present) or odd.astype(str).str.contains(r"\d").any():
+        # On the distinct values: a text column of millions of rows holds few of them.
+        distinct = pandas.Series(present.unique()).astype(str)
+        words = distinct[pandas.to_numeric(distinct, errors="coerce").isna()]
+        if len(words) == len(distinct) or len(words) > 10 or words.str.contains(r"\d").any():
+            continue
+        odd_rows = int(present.astype(object).isin(set(words)).sum())
+        if odd_rows > ODD_MARK_SHARE * len(present):
             continue
         frame[name] = pandas.to_numeric(column.astype(object).where(column.notna()), errors="coerce")
-        words = ", ".join(f"'{word}'" for word in sorted(set(odd.astype(str)))[:5])
+        shown = ", ".join(f"'{word}'" for word in sorted(words)[:5])
         notes.append(
-            f"Column '{name}' holds numbers; {len(odd)} value(s) that are not ({words}) read as missing."
+            f"Column '{name}' holds numbers; {odd_rows} value(s) that are not ({shown}) read as missing."
         )
     return notes
 
