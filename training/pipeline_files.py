@@ -1,7 +1,8 @@
 """Fitted Imbalanced pipelines saved in formats that cannot run code when they are loaded.
 
-A saved model is one zip file: the pipeline's preprocessing and resampling steps in skops
-format (loaded only when every type in it is on `TRUSTED_TYPES`), and its model in the
+A saved model is one zip file: the pipeline's preprocessing steps in skops format (loaded
+only when every type in it is on `TRUSTED_TYPES`; resampling, which only runs while fitting,
+is saved as "passthrough"), and its model in the
 model's own format — skops for scikit-learn and imbalanced-learn estimators, XGBoost's JSON
 for XGBoost, a `.keras` file loaded with `safe_mode` for the Keras network. Nothing in the
 file is unpickled: a crafted file can at worst fail to load.
@@ -40,21 +41,18 @@ def save_pipeline(pipeline, path) -> None:
     import skops.io
 
     model = pipeline.named_steps["model"]
-    rest = pipeline.set_params(memory=None)
-    steps = list(rest.steps)
     kind = model_kind(model)
+    # A new pipeline over the same fitted steps, so the caller's is left as it is; resampling
+    # only ever runs while fitting, and the model is saved in its own format below.
+    rest = type(pipeline)(
+        [(name, "passthrough" if name == "resample" else step) for name, step in pipeline.steps[:-1]]
+        + [("model", "passthrough")]
+    )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
             "format.json", json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "model": kind})
         )
-        # Resampling only ever runs while fitting; the saved pipeline keeps what predicts.
-        rest.steps = [(name, "passthrough" if name == "resample" else step) for name, step in steps[:-1]] + [
-            ("model", "passthrough")
-        ]
-        try:
-            archive.writestr("pipeline.skops", skops.io.dumps(rest))
-        finally:
-            rest.steps = steps
+        archive.writestr("pipeline.skops", skops.io.dumps(rest))
         if kind == "xgboost":
             with tempfile.TemporaryDirectory() as scratch:
                 model.save_model(Path(scratch) / "model.json")
