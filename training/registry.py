@@ -117,14 +117,20 @@ def empty_manifest() -> dict:
     return {"version": MANIFEST_VERSION, "models": {}}
 
 
-def set_aside(path: Path, reason: str) -> Path:
-    """Rename a damaged file to `<name>.invalid-<time>` beside it (never over another file)."""
+def unused_stamped_path(directory: Path, prefix: str, suffix: str = "") -> Path:
+    """`directory/<prefix><YYYYmmdd-HHMMSS>[-<n>]<suffix>`, with the first n that names no file."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    destination = path.with_name(f"{path.name}.invalid-{stamp}")
+    destination = directory / f"{prefix}{stamp}{suffix}"
     counter = 1
     while destination.exists():
-        destination = path.with_name(f"{path.name}.invalid-{stamp}-{counter}")
+        destination = directory / f"{prefix}{stamp}-{counter}{suffix}"
         counter += 1
+    return destination
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged file to `<name>.invalid-<time>` beside it (never over another file)."""
+    destination = unused_stamped_path(path.parent, f"{path.name}.invalid-")
     os.rename(path, destination)
     return destination
 
@@ -171,7 +177,7 @@ class ModelRegistry:
 
     def _set_aside_manifest(self, path: Path, error: ManifestShapeError) -> None:
         try:
-            kept = set_aside(path, str(error))
+            kept = set_aside(path)
             where = f"it was set aside as {kept.name}"
         except OSError as rename_error:
             where = f"it could not be set aside ({rename_error.strerror or rename_error})"
@@ -220,13 +226,7 @@ class ModelRegistry:
         """
         self.user_dir.mkdir(parents=True, exist_ok=True)
         self.remove_leftovers()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        suffix = Path(produced_file).suffix
-        destination = self.user_dir / f"{name}-{stamp}{suffix}"
-        counter = 1
-        while destination.exists():
-            destination = self.user_dir / f"{name}-{stamp}-{counter}{suffix}"
-            counter += 1
+        destination = unused_stamped_path(self.user_dir, f"{name}-", Path(produced_file).suffix)
         partial = destination.with_name(f".{destination.name}.{os.getpid()}{PARTIAL_SUFFIX}")
         shutil.copyfile(produced_file, partial)
         with open(partial, "rb") as stream:
