@@ -1,15 +1,19 @@
 """Final figures of forgery models: `casia1_test/` (overall and quality-matched), the held-out
-synthetic splices (photos no training run saw), pixel-level AUC of the heatmaps, and the
-quantisation-table shortcut for comparison.
+generalisation set (photos no training run saw, final saves balanced across quality bands
+and lossless) per condition, among all answers and among conclusive ones, the reliability
+diagram and expected calibration error, false alarms on untampered photos with other
+histories, the shipped samples, and the quantisation-table shortcut for comparison.
 
     python -m bench.forgery_eval                       # the bundled default model
-    python -m bench.forgery_eval --model forgery-resnet50 --user   # a model trained into the user folder
+    python -m bench.forgery_eval --model forgery-resnet50   # another model in the registry
+    python -m bench.forgery_eval --plot reliability.png     # also draw the reliability diagram
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,56 +22,55 @@ from training import forgery, forgery_data, forgery_training, paths
 from training.keras_setup import load_verified_model
 from training.registry import ModelRegistry
 
+SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples" / "photos"
 
-def generalisation_photos(record: dict, scratch: Path) -> list[forgery_data.LabelledPhoto]:
-    """The generalisation set exactly as training made it (same photos, recipe and seed)."""
+
+STRESS_PAIRS = 250
+
+
+def generalisation_photos(
+    record: dict, scratch: Path, stress: bool = False
+) -> list[forgery_data.LabelledPhoto]:
+    """The generalisation set exactly as training makes it (same photos, recipe and seed);
+    with `stress`, the same kind of pairs each resized (0.5-0.9×) between the edit and the
+    final save, which the training recipe leaves out."""
     settings = record["hyper_parameters"]
     extra = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
+    if not stress:
+        return forgery_training.write_generalisation_set(
+            extra, settings["held_out_photo_fraction"], settings["seed"], scratch
+        )
     return forgery_training.write_generalisation_set(
-        extra, settings["held_out_photo_fraction"], settings["seed"], scratch
+        extra,
+        settings["held_out_photo_fraction"],
+        settings["seed"],
+        scratch,
+        replace(forgery_data.TRAINING_RECIPE, resize_after_edit_share=1.0),
+        STRESS_PAIRS,
     )
 
 
-def authentic_with_other_histories(record: dict, scratch: Path) -> list[tuple[Path, str]]:
+def authentic_with_other_histories(record: dict, scratch: Path) -> list[forgery_data.LabelledPhoto]:
     """Untampered held-out photos (no training run saw them) resized, cropped off-grid or
-    saved twice: the false-alarm side of generalisation."""
+    saved twice, each with a final save from the training recipe: the false-alarm side."""
     settings = record["hyper_parameters"]
     extra = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
     _, held_out = forgery_data.split_photo_pool(extra, settings["held_out_photo_fraction"], settings["seed"])
-    made = forgery_data.write_other_histories(held_out, scratch, len(held_out), settings["seed"] + 3)
-    return [(photo.path, history) for photo, history in made]
-
-
-def false_alarms(predictor, made) -> list[tuple[str, float, int]]:
-    """Per history: the share of photos labelled tampered, and how many there were."""
-    from training import images
-
-    rows = []
-    for history in forgery_data.OTHER_HISTORIES:
-        probabilities = []
-        for path, made_history in made:
-            if made_history == history:
-                image = images.open_image(path)
-                probabilities.append(
-                    predictor.predict_image(image, forgery.photo_facts(path, image)).tampered_probability
-                )
-        rows.append(
-            (history, float(np.mean(np.array(probabilities) >= predictor.threshold)), len(probabilities))
-        )
-    return rows
+    made = forgery_data.write_other_histories(held_out, scratch, 2 * len(held_out), settings["seed"] + 3)
+    return [photo for photo, _ in made]
 
 
 def shortcut_auc(photos) -> float:
     """The CASIA bias: the first luminance quantisation step alone as the score."""
     from sklearn.metrics import roc_auc_score
 
-    steps = np.array([forgery_data.first_luminance_step(p.path) for p in photos], float)
+    steps = np.array([forgery_data.first_luminance_step(p.path) or 0 for p in photos], float)
     tampered = np.array([p.tampered for p in photos])
     auc = roc_auc_score(tampered, steps)
     return float(max(auc, 1 - auc))
 
 
-def row(name: str, evaluation: forgery_training.Evaluation) -> str:
+def casia_row(name: str, evaluation: forgery_training.Evaluation) -> str:
     overall, matched = evaluation.overall, evaluation.quality_matched
     cells = [
         f"{overall.get('roc_auc', float('nan')):.4f}",
@@ -75,46 +78,126 @@ def row(name: str, evaluation: forgery_training.Evaluation) -> str:
         str(overall["confusion_matrix"]),
         f"{matched.get('roc_auc', float('nan')):.4f}" if matched else "–",
         f"{matched['accuracy']:.4f}" if matched else "–",
-        str(matched["confusion_matrix"]) if matched else "–",
         f"{evaluation.pixel_auc_mean:.4f}" if evaluation.pixel_auc_mean is not None else "–",
-        f"{evaluation.pixel_auc_pooled:.4f}" if evaluation.pixel_auc_pooled is not None else "–",
     ]
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
+def percent(value) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def condition_table(title: str, figures: dict) -> None:
+    print(f"\n{title}\n")
+    print(
+        "| condition | photos | ROC AUC | false alarms | misses | inconclusive | "
+        "false alarms (conclusive) | misses (conclusive) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for value, row in figures.items():
+        auc = "–" if row["roc_auc"] is None else f"{row['roc_auc']:.3f}"
+        print(
+            f"| {value} | {row['images']} | {auc} | {percent(row['false_alarm_rate'])} | "
+            f"{percent(row['miss_rate'])} | {percent(row['inconclusive_share'])} | "
+            f"{percent(row['conclusive_false_alarm_rate'])} | {percent(row['conclusive_miss_rate'])} |"
+        )
+
+
+def plot_reliability(reliability: dict, path: Path, title: str) -> None:
+    from matplotlib.figure import Figure  # draws through Agg without a display
+
+    from desktop_app.widgets.reliability import draw_reliability
+
+    figure = Figure(figsize=(4.5, 4.5), dpi=100)
+    draw_reliability(figure.add_subplot(), reliability, title)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def verdict_line(predictor: forgery.ForgeryPredictor, path: Path) -> str:
+    verdict = predictor.predict_file(path)
+    return f"  {path.name:<16} {verdict.shown_label:<13} probability {verdict.tampered_probability:.3f}" + (
+        f" ({verdict.reason})" if verdict.reason else ""
+    )
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="forgery-blocks")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default=forgery.DEFAULT_MODEL)
+    parser.add_argument("--plot", type=Path, help="write the held-out reliability diagram to this PNG")
     args = parser.parse_args(argv)
-    registry = ModelRegistry()
-    model, entry = load_verified_model(args.model, registry)
-    backbone = entry.record["hyper_parameters"]["backbone"]
-    threshold = float(entry.record["threshold"])
+    model, entry = load_verified_model(args.model, ModelRegistry())
+    predictor = forgery.ForgeryPredictor(model, entry)
+    backbone, calibration = predictor.backbone, predictor.calibration
     test_dir = paths.data_dir() / "casia1_test"
     print(
-        f"{args.model} ({entry.origin}, {backbone}), threshold {threshold:.3f} chosen on grouped validation\n"
+        f"{args.model} ({entry.origin}, {backbone}); calibrated probability, verdict at 0.5 "
+        f"(raw threshold {calibration.raw_threshold:.3f}), inconclusive between "
+        f"{calibration.undecided[0]:.2f} and {calibration.undecided[1]:.2f}, lossless photos "
+        f"{'called' if calibration.lossless_conclusive else 'inconclusive'}\n"
     )
     print(
-        "| set | ROC AUC | accuracy | confusion [[TN, FP], [FN, TP]] | QM ROC AUC | QM accuracy | "
-        "QM confusion | pixel AUC (mean per image) | pixel AUC (pooled) |"
+        "| set | ROC AUC | accuracy | confusion [[TN, FP], [FN, TP]] | QM ROC AUC | QM accuracy | pixel AUC |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    print(row("casia1_test", forgery_training.evaluate_on_folder(model, test_dir, threshold, backbone)))
+    print("|---|---|---|---|---|---|---|")
+    casia_test = forgery_data.list_photos(test_dir)
+    print(
+        casia_row("casia1_test", forgery_training.evaluate_on_folder(model, test_dir, calibration, backbone))
+    )
     with tempfile.TemporaryDirectory() as scratch:
-        photos = generalisation_photos(entry.record, Path(scratch))
-        evaluation = forgery_training.evaluate_photos(model, backbone, photos, threshold)
-        print(row("held-out BSDS500 splices", evaluation))
-        print(
-            "\nfalse alarms on untampered held-out photos with other histories (final save at quality 75-95)"
+        photos = generalisation_photos(entry.record, Path(scratch) / "held-out")
+        evaluation = forgery_training.evaluate_generalisation(model, backbone, photos, calibration)
+        print(casia_row("held-out set (all bands)", evaluation))
+        by_condition = evaluation.extra["by_condition"]
+        condition_table("Held-out set by final save (both classes saved alike)", by_condition["band"])
+        condition_table("… by source of the host photo", by_condition["source"])
+        for condition in ("operation", "edge", "geometry", "saves", "after_edit"):
+            condition_table(f"… by {condition}", by_condition[condition])
+        condition_table("… all", {"all": by_condition["all"]})
+        reliability = evaluation.extra["reliability"]
+        print(f"\nReliability on the held-out set: expected calibration error {reliability['ece']:.3f}\n")
+        print("| probability bin | photos | mean probability | tampered share |")
+        print("|---|---|---|---|")
+        for row in reliability["bins"]:
+            print(
+                f"| {row['low']:.1f}–{row['high']:.1f} | {row['photos']} | "
+                f"{row['mean_probability']:.3f} | {row['tampered_share']:.3f} |"
+            )
+        if args.plot:
+            plot_reliability(reliability, args.plot, f"{args.model}: held-out set")
+            print(f"\nreliability diagram written to {args.plot}")
+        stress = generalisation_photos(entry.record, Path(scratch) / "stress", stress=True)
+        stress_evaluation = forgery_training.evaluate_generalisation(model, backbone, stress, calibration)
+        condition_table(
+            "Stress test, outside the training recipe: the same kind of pairs resized between the edit and "
+            "the final save",
+            stress_evaluation.extra["by_condition"]["band"]
+            | {"all": stress_evaluation.extra["by_condition"]["all"]},
         )
-        for history, rate, count in false_alarms(
-            forgery.ForgeryPredictor(model, entry),
-            authentic_with_other_histories(entry.record, Path(scratch) / "authentic"),
-        ):
-            print(f"  {history:<40} {rate:6.1%} of {count}")
+        others = authentic_with_other_histories(entry.record, Path(scratch) / "authentic")
+        raw, _ = forgery_training.score_photos(model, backbone, others)
+        calibrated = calibration.probability(raw)
+        conclusive = forgery_training.conclusive_flags(others, calibrated, calibration)
+        print("\nUntampered held-out photos with other histories (final save from the training recipe)\n")
+        print("| history | photos | false alarms | inconclusive | false alarms (conclusive) |")
+        print("|---|---|---|---|---|")
+        for history in forgery_data.OTHER_HISTORIES:
+            chosen = np.array([p.condition["history"] == history for p in others])
+            flagged = calibrated[chosen] >= 0.5
+            called = conclusive[chosen]
+            print(
+                f"| {history} | {chosen.sum()} | {flagged.mean():.1%} | {(~called).mean():.1%} | "
+                f"{percent(flagged[called].mean() if called.any() else None)} |"
+            )
+        print("\nShipped samples:")
+        for path in sorted(SAMPLES.glob("*.jpg")):
+            print(verdict_line(predictor, path))
         print(
             f"\nquantisation-table shortcut ROC AUC (score = first luminance step): casia1_test "
-            f"{shortcut_auc(forgery_data.list_photos(test_dir)):.3f}, held-out splices {shortcut_auc(photos):.3f}"
+            f"{shortcut_auc(casia_test):.3f}, held-out JPEG photos "
+            f"{shortcut_auc([p for p in photos if p.path.suffix == '.jpg']):.3f}"
         )
     return 0
 

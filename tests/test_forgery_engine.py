@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from tests.test_cli import run_cli
 from training import forgery, forgery_data, forgery_training, images, paths
@@ -16,6 +16,7 @@ from training import forgery, forgery_data, forgery_training, images, paths
 CASIA = paths.data_dir() / "casia1"
 CASIA_TEST = paths.data_dir() / "casia1_test"
 EXTRA_PHOTOS = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
+SAMPLES = paths.assets_dir() / "samples" / "photos"
 
 
 def test_grouped_split_keeps_every_source_photo_on_one_side():
@@ -40,20 +41,48 @@ def test_folders_without_both_classes_are_refused(tmp_path):
         forgery_data.list_photos(tmp_path / "real")
 
 
-def test_synthetic_pairs_differ_only_inside_the_mask_and_share_the_final_quality(tmp_path):
+def test_synthetic_pairs_differ_only_at_the_pasted_region_and_share_their_history(tmp_path):
     rng = np.random.default_rng(3)
-    with Image.open(EXTRA_PHOTOS[0]) as host, Image.open(EXTRA_PHOTOS[1]) as donor:
-        authentic, tampered, mask = forgery_data.make_pair(host, donor, forgery_data.TRAINING_RECIPE, rng)
-    difference = np.abs(np.asarray(authentic, int) - np.asarray(tampered, int)).sum(axis=-1)
-    assert 0.01 < mask.mean() < 0.3
-    assert difference[~mask].max() == 0 and difference[mask].mean() > 1
+    for _ in range(6):  # hard, feathered and blurred edges, splices and copy-moves
+        with Image.open(EXTRA_PHOTOS[0]) as host, Image.open(EXTRA_PHOTOS[1]) as donor:
+            authentic, tampered, mask, details = forgery_data.make_pair(
+                host, donor, forgery_data.TRAINING_RECIPE, rng
+            )
+        difference = np.abs(np.asarray(authentic, int) - np.asarray(tampered, int)).sum(axis=-1)
+        near_mask = (
+            np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(17))) > 0
+        )
+        assert 0.005 < mask.mean() < 0.4, details
+        assert difference[~near_mask].max() == 0 and difference[mask].mean() > 1, details
     written = forgery_data.write_synthetic_set(
-        EXTRA_PHOTOS[:10], tmp_path, 3, forgery_data.GENERALISATION_RECIPE, seed=1
+        EXTRA_PHOTOS[:10], tmp_path, 4, forgery_data.TRAINING_RECIPE, seed=1, bands=("80–90", "lossless")
     )
     for authentic_photo, tampered_photo in zip(written[::2], written[1::2], strict=True):
-        qualities = {forgery_data.first_luminance_step(p.path) for p in (authentic_photo, tampered_photo)}
-        assert len(qualities) == 1 and tampered_photo.mask.is_file()
-        assert forgery.estimate_jpeg_quality(Image.open(authentic_photo.path)) in (85, 90, 95)
+        assert authentic_photo.condition == tampered_photo.condition and tampered_photo.mask.is_file()
+        assert authentic_photo.path.suffix == tampered_photo.path.suffix
+        with Image.open(authentic_photo.path) as a, Image.open(tampered_photo.path) as t:
+            assert a.size == t.size == Image.open(tampered_photo.mask).size
+            assert forgery.estimate_jpeg_quality(a) == forgery.estimate_jpeg_quality(t)
+        if authentic_photo.condition["band"] == "lossless":
+            assert authentic_photo.path.suffix == ".png"
+        else:
+            assert 80 <= authentic_photo.condition["final_quality"] <= 89
+            assert forgery.estimate_jpeg_quality(Image.open(authentic_photo.path)) in range(80, 90)
+
+
+def test_the_recipe_is_widened_by_named_groups():
+    assert forgery_data.recipe_with(forgery_data.RECIPE_ADDITIONS) == forgery_data.TRAINING_RECIPE
+    assert forgery_data.recipe_with(()) == forgery_data.NARROW_RECIPE
+    chains = forgery_data.recipe_with(["chains"])
+    assert chains.saves_before_edit == (1, 3) and chains.lossless_share == 0
+    with pytest.raises(ValueError, match="Unknown recipe additions"):
+        forgery_data.recipe_with(["colours"])
+    rng = np.random.default_rng(0)
+    finals = [forgery_data.TRAINING_RECIPE.final_save(rng) for _ in range(4000)]
+    lossless = sum(quality is None for quality in finals) / len(finals)
+    qualities = np.array([quality for quality in finals if quality is not None])
+    assert 0.08 < lossless < 0.12 and qualities.min() == 60 and qualities.max() == 98
+    assert 0.65 < ((qualities >= 70) & (qualities <= 90)).mean() < 0.75
 
 
 def test_block_features_are_per_jpeg_block_and_relative_channels_are_centred():
@@ -113,15 +142,20 @@ def test_predict_forgery_json_contract(tmp_path):
         "truncated.jpg",
         "notes.txt",
     ]
-    keys = {"path", "tampered_probability", "label", "warnings", "jpeg_quality", "status", "message"}
+    keys = {
+        "path", "tampered_probability", "label", "conclusive", "reason", "warnings", "jpeg_quality", "status",
+        "message",
+    }  # fmt: skip
     assert all(set(line) == keys for line in lines)
     for line in lines[:5]:
         assert line["status"] == "ok" and line["label"] in ("authentic", "tampered")
         assert 0.0 <= line["tampered_probability"] <= 1.0
+        assert isinstance(line["conclusive"], bool) and (line["reason"] is None) == line["conclusive"]
     assert all(isinstance(line["jpeg_quality"], int) for line in lines[:4])
     assert lines[4]["jpeg_quality"] is None and "PNG" in lines[4]["warnings"][0]
     for line in lines[5:]:
         assert line["status"] == "error" and line["label"] is None and line["message"]
+        assert line["conclusive"] is None
 
 
 def test_balanced_block_loss_does_not_let_the_untouched_rest_outweigh_a_small_region():
@@ -185,14 +219,103 @@ def test_the_threshold_is_where_calibrated_odds_are_even_whatever_the_class_size
         [logistic_scores(rng, authentic_logit, authentic_count), logistic_scores(rng, tampered_logit, 400)]
     )
     tampered = np.arange(len(probabilities)) >= authentic_count
-    threshold = forgery_training.choose_threshold(probabilities, tampered)
+    calibration = forgery_training.fit_calibration(probabilities, tampered)
+    threshold = calibration.raw_threshold
     assert np.log(threshold / (1 - threshold)) == pytest.approx(expected_logit, abs=0.25)
+    assert calibration.probability(threshold) == pytest.approx(0.5)
 
 
-def test_a_threshold_needs_both_classes_and_scores_that_rise_with_tampering():
+def test_calibration_needs_both_classes_and_decides_nothing_on_scores_that_fall_with_tampering():
     with pytest.raises(ValueError, match="both classes"):
-        forgery_training.choose_threshold(np.array([0.2, 0.7]), np.array([True, True]))
-    backwards = forgery_training.choose_threshold(
+        forgery_training.fit_calibration(np.array([0.2, 0.7]), np.array([True, True]))
+    backwards = forgery_training.fit_calibration(
         np.array([0.9, 0.8, 0.2, 0.1]), np.array([False, False, True, True])
     )
-    assert backwards == 0.5
+    assert backwards.undecided == (0.0, 1.0)
+
+
+def test_calibrated_probabilities_mean_what_they_say_on_overconfident_scores():
+    """Raw scores three times too confident (logits ×3): the fitted calibration brings the
+    expected calibration error down to sampling noise."""
+    rng = np.random.default_rng(1)
+    true_logits = rng.normal(0, 2, 6000)
+    tampered = rng.random(6000) < 1 / (1 + np.exp(-true_logits))
+    raw = 1 / (1 + np.exp(-3 * true_logits))
+    before = forgery_training.expected_calibration_error(raw, tampered)
+    calibration = forgery_training.fit_calibration(raw[:3000], tampered[:3000])
+    after = forgery_training.expected_calibration_error(calibration.probability(raw[3000:]), tampered[3000:])
+    assert before["ece"] > 0.08 and after["ece"] < 0.03
+    assert sum(row["photos"] for row in after["bins"]) == 3000
+    assert calibration.slope == pytest.approx(1 / 3, abs=0.05)
+
+
+def test_the_undecided_band_is_as_narrow_as_the_errors_allow_and_never_too_wide():
+    rng = np.random.default_rng(2)
+    tampered = rng.random(4000) < 0.5
+    clean = np.where(tampered, rng.uniform(0.6, 1.0, 4000), rng.uniform(0.0, 0.4, 4000))
+    assert forgery_training.choose_undecided(clean, tampered) == (0.5, 0.5)
+    noisy = np.where(tampered, rng.beta(3, 2, 4000), rng.beta(2, 3, 4000))
+    low, high = forgery_training.choose_undecided(noisy, tampered)
+    assert low < 0.5 < high
+    assert ((noisy > low) & (noisy < high)).mean() <= forgery_training.MAX_UNDECIDED_SHARE
+
+
+def facts(**changes) -> forgery.PhotoFacts:
+    base = {
+        "path": "photo.jpg",
+        "format": "JPEG",
+        "mode": "RGB",
+        "width": 640,
+        "height": 480,
+        "jpeg_quality": 85,
+    }
+    return forgery.PhotoFacts(**{**base, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "probability", "reason"),
+    [
+        ({}, 0.9, None),
+        ({}, 0.1, None),
+        ({}, 0.5, "between 35% and 65%"),
+        ({"jpeg_quality": 50}, 0.9, "strongly re-compressed"),
+        ({"jpeg_quality": 100}, 0.9, "barely compressed"),
+        ({"width": 100}, 0.9, "100×480 pixels"),
+        ({"format": "PNG", "jpeg_quality": None}, 0.9, "saved without JPEG compression"),
+    ],
+)
+def test_weak_evidence_names_its_reason(changes, probability, reason):
+    calibration = forgery.Calibration(2.0, 0.5, (0.35, 0.65), lossless_conclusive=False)
+    found = calibration.weak_evidence(probability, facts(**changes))
+    assert (found is None) if reason is None else (reason in found), found
+    assert forgery.Calibration(lossless_conclusive=True).weak_evidence(0.9, facts(format="PNG")) is None
+
+
+def test_a_model_trained_before_calibration_reads_as_before():
+    calibration = forgery.Calibration.from_record({"threshold": 0.19})
+    assert calibration.probability(0.19) == pytest.approx(0.5)
+    assert calibration.probability(0.5) > 0.5 > calibration.probability(0.1)
+    assert calibration.undecided == (0.5, 0.5)
+
+
+def test_the_shipped_samples_are_judged_right_and_called():
+    predictor = forgery.ForgeryPredictor.load()
+    authentic = predictor.predict_file(SAMPLES / "authentic.jpg")
+    tampered = predictor.predict_file(SAMPLES / "tampered.jpg")
+    assert authentic.conclusive and authentic.label == "authentic"
+    assert tampered.conclusive and tampered.label == "tampered"
+
+
+def test_the_bundled_record_holds_the_held_out_evaluation():
+    record = forgery.ForgeryPredictor.load().entry.record
+    extra = record["metrics"]["generalisation"]["extra"]
+    assert set(extra["by_condition"]["band"]) == set(forgery_data.BAND_NAMES)
+    assert 0 <= extra["reliability"]["ece"] < 0.1
+    calibration = forgery.Calibration.from_record(record)
+    assert calibration.raw_threshold == pytest.approx(record["threshold"])
+
+
+def test_forgery_training_refuses_an_unknown_recipe_group_before_any_work():
+    result = run_cli("forgery", "--recipe-additions", "qualities,colours")
+    assert result.returncode == 2
+    assert "Unknown recipe additions ['colours']" in result.stderr and "Traceback" not in result.stderr

@@ -121,6 +121,17 @@ def command_train_anomaly(arguments) -> int:
     return KEPT_PREVIOUS_MODEL if kept else 0
 
 
+def recipe_additions(text: str) -> tuple[str, ...]:
+    from training import forgery_data
+
+    groups = () if text == "none" else tuple(part.strip() for part in text.split(",") if part.strip())
+    try:
+        forgery_data.recipe_with(groups)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return groups
+
+
 def command_train_forgery(arguments) -> int:
     from training import forgery_training, paths
     from training.registry import ModelRegistry
@@ -138,6 +149,8 @@ def command_train_forgery(arguments) -> int:
         "block_loss": arguments.block_loss,
         "image_evidence": arguments.image_evidence,
         "evidence_loss_weight": arguments.evidence_loss_weight,
+        "calibration_pairs": arguments.calibration_pairs,
+        "recipe_additions": arguments.recipe_additions,
     }
     config = forgery_training.ForgeryTrainingConfig(
         backbone=arguments.backbone,
@@ -397,7 +410,8 @@ def anomaly_row(prediction) -> tuple[str, str, str]:
 def forgery_row(prediction) -> tuple[str, str, str]:
     probability = "" if prediction.tampered_probability is None else f"{prediction.tampered_probability:.3f}"
     threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
-    return (probability, threshold, prediction.label or prediction.status)
+    verdict = prediction.shown_label if prediction.status == "ok" else prediction.status
+    return (probability, threshold, verdict)
 
 
 def command_models(arguments) -> int:
@@ -558,6 +572,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forgery_parser.add_argument(
         "--evidence-loss-weight", type=float, help="weight of the mean block loss on that own map"
+    )
+    forgery_parser.add_argument(
+        "--recipe-additions",
+        type=recipe_additions,
+        help="comma-separated groups that widen the synthetic recipe: "
+        "qualities, chains, geometry, regions (default: all; none: the narrow recipe)",
+    )
+    forgery_parser.add_argument(
+        "--calibration-pairs", type=int, help="synthetic pairs the probability is calibrated on"
     )
     forgery_parser.add_argument("--seed", type=int, default=0)
     forgery_parser.add_argument(

@@ -391,6 +391,92 @@ def trust_warnings(facts: PhotoFacts) -> list[str]:
     return warnings
 
 
+# How sure a verdict is ------------------------------------------------------------------------
+# Final JPEG qualities the training data spans (`forgery_data.TRAINING_RECIPE`): outside them
+# the model's scores were never checked, so they decide nothing.
+CHECKED_QUALITIES = (60, 98)
+# Below this many pixels on the short side there are too few 8×8 blocks to compare a region
+# with the rest of the photo.
+MIN_CONCLUSIVE_SIDE = 128
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The network's raw score → a probability that means what it says, and when not to
+    decide. A logistic fit of validation labels on the raw score's logit (both classes
+    weighted alike, so the probability assumes even prior odds); `undecided` is the band of
+    calibrated probabilities, chosen on validation, where answers are too often wrong to
+    call; `lossless_conclusive` says whether losslessly saved photos were judged well enough
+    on validation to call."""
+
+    slope: float = 1.0
+    intercept: float = 0.0
+    undecided: tuple[float, float] = (0.5, 0.5)
+    lossless_conclusive: bool = True
+
+    @classmethod
+    def from_record(cls, record: dict) -> Calibration:
+        """The record's calibration; a model trained before calibration existed gets the
+        identity with its threshold as the even-odds point, so its scores read as before."""
+        saved = record.get("calibration")
+        if saved is None:
+            threshold = float(np.clip(record["threshold"], 1e-6, 1 - 1e-6))
+            return cls(1.0, -float(np.log(threshold / (1 - threshold))))
+        return cls(
+            float(saved["slope"]),
+            float(saved["intercept"]),
+            tuple(float(value) for value in saved["undecided"]),
+            bool(saved.get("lossless_conclusive", True)),
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "slope": self.slope,
+            "intercept": self.intercept,
+            "undecided": list(self.undecided),
+            "lossless_conclusive": self.lossless_conclusive,
+        }
+
+    def probability(self, raw):
+        """Calibrated tampering probability of raw network scores (a float or an array)."""
+        clipped = np.clip(np.asarray(raw, dtype=np.float64), 1e-7, 1 - 1e-7)
+        calibrated = 1 / (1 + np.exp(-(self.slope * np.log(clipped / (1 - clipped)) + self.intercept)))
+        return float(calibrated) if np.ndim(calibrated) == 0 else calibrated
+
+    @property
+    def raw_threshold(self) -> float:
+        """The raw score at even odds: the model's threshold on its own scale."""
+        return float(1 / (1 + np.exp(self.intercept / self.slope)))
+
+    def weak_evidence(self, probability: float, facts: PhotoFacts) -> str | None:
+        """Why a verdict at this calibrated probability on this photo should not be called,
+        or None when it can be."""
+        if facts.format in LOSSLESS_FORMATS and not self.lossless_conclusive:
+            return (
+                f"{facts.format} is saved without JPEG compression, and on such photos the model "
+                "was not reliable enough in validation."
+            )
+        lowest, highest = CHECKED_QUALITIES
+        if facts.jpeg_quality is not None and not lowest <= facts.jpeg_quality <= highest:
+            how = "strongly re-compressed" if facts.jpeg_quality < lowest else "barely compressed"
+            return (
+                f"Saved at JPEG quality ≈{facts.jpeg_quality} ({how}): outside the qualities "
+                f"{lowest}–{highest} the model was trained and checked on."
+            )
+        if min(facts.width, facts.height) < MIN_CONCLUSIVE_SIDE:
+            return (
+                f"Only {facts.width}×{facts.height} pixels: too few 8×8 blocks to compare a region "
+                "with the rest of the photo."
+            )
+        low, high = self.undecided
+        if low < probability < high:
+            return (
+                f"The probability {probability:.0%} lies between {low:.0%} and {high:.0%}, where "
+                "validation answers were too often wrong to call."
+            )
+        return None
+
+
 # Verdicts -------------------------------------------------------------------------------------
 DEFAULT_MODEL = "forgery-blocks"
 LABELS = ("authentic", "tampered")
@@ -410,12 +496,21 @@ class ForgeryVerdict:
     jpeg_quality: int | None = None
     facts: PhotoFacts | None = None
     block_map: np.ndarray | None = None  # per 8×8 block tampering probability, photo orientation
+    conclusive: bool | None = None  # False: `label` is only the best guess, for `reason`
+    reason: str | None = None
+
+    @property
+    def shown_label(self) -> str | None:
+        """What the user is told: the label, or "inconclusive" when the evidence is weak."""
+        return self.label if self.conclusive is not False else "inconclusive"
 
     def to_json(self) -> dict:
         return {
             "path": self.path,
             "tampered_probability": self.tampered_probability,
             "label": self.label,
+            "conclusive": self.conclusive,
+            "reason": self.reason,
             "warnings": self.warnings,
             "jpeg_quality": self.jpeg_quality,
             "status": self.status,
@@ -469,8 +564,13 @@ class ForgeryPredictor:
         return self.entry.record.get("hyper_parameters", {}).get("backbone", "blocks")
 
     @property
+    def calibration(self) -> Calibration:
+        return Calibration.from_record(self.entry.record)
+
+    @property
     def threshold(self) -> float:
-        return float(self.entry.record["threshold"])
+        """The threshold on the calibrated probability the verdicts show: even odds."""
+        return 0.5
 
     def block_map(self, features: np.ndarray) -> tuple[float, np.ndarray]:
         """(image probability, block map) for one photo's `block_features`."""
@@ -507,9 +607,16 @@ class ForgeryPredictor:
             blocks = None
         else:
             probability, blocks = self.block_map(model_input)
+        calibration = self.calibration
+        probability = calibration.probability(probability)
         label = LABELS[probability >= self.threshold]
+        reason = calibration.weak_evidence(probability, facts)
         warnings = trust_warnings(facts)
-        message = f"{label}: tampering probability {probability:.2f} (threshold {self.threshold:.2f})"
+        message = (
+            f"{label}: tampering probability {probability:.2f} (threshold {self.threshold:.2f})"
+            if reason is None
+            else f"inconclusive (best guess {label}, tampering probability {probability:.2f}): {reason}"
+        )
         if warnings:
             message += f"; {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
         return ForgeryVerdict(
@@ -523,6 +630,8 @@ class ForgeryPredictor:
             facts.jpeg_quality,
             facts,
             blocks,
+            reason is None,
+            reason,
         )
 
     def predict_file(self, path) -> ForgeryVerdict:
