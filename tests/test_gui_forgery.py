@@ -18,6 +18,7 @@ CASIA_TEST = paths.data_dir() / "casia1_test"
 AUTHENTIC = sorted((CASIA_TEST / "Au").glob("*.jpg"))[:3]
 TAMPERED = sorted((CASIA_TEST / "Sp").glob("*.jpg"))[:3]
 SAMPLES = paths.assets_dir() / "samples" / "photos"
+ANSWERS = ("tampered", "authentic", "inconclusive")
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +70,7 @@ def test_dropped_photos_show_verdict_ela_and_metadata(gui, tmp_path):
         shown = drop_and_wait(gui, tab, path)
         with Image.open(path) as image:
             width, height = image.size
-        assert shown["label"] in ("tampered", "authentic"), shown
+        assert shown["label"] in ANSWERS, shown
         assert "Tampering probability" in shown["probability"] and "%" in shown["probability"]
         assert shown["original_shown"] and shown["ela_shown"] and not shown["heatmap_shown"]
         metadata = shown["metadata"]
@@ -87,13 +88,51 @@ def test_dropped_photos_show_verdict_ela_and_metadata(gui, tmp_path):
     screenshot = tmp_path / "capture.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)).save(screenshot)
     shown = drop_and_wait(gui, tab, screenshot)
-    assert shown["label"] in ("tampered", "authentic")
+    assert shown["label"] in ANSWERS
     assert any("PNG is saved without JPEG compression" in warning for warning in shown["warnings"])
     assert "PNG is saved without JPEG compression" in tab.warnings_text.get()
     assert tab.warnings_label.winfo_ismapped()
     assert shown["metadata"]["Format"] == "PNG"
     assert shown["metadata"]["JPEG quality"].startswith("–")
     assert tab.results.rows()[-1][3].startswith("1 ⚠ PNG")
+
+
+def test_weak_evidence_is_shown_as_inconclusive_with_its_reason_and_best_guess(gui, tmp_path):
+    tab = forgery_tab_of(gui)
+    tab.clear()
+    samples = {}
+    for name, expected in (("authentic.jpg", "authentic"), ("tampered.jpg", "tampered")):
+        shown = drop_and_wait(gui, tab, SAMPLES / name)
+        assert shown["label"] == expected, shown
+        samples[expected] = tab.shown.verdict.tampered_probability
+    assert samples["authentic"] < 0.5 < samples["tampered"]
+    squeezed = tmp_path / "forwarded.jpg"
+    Image.open(SAMPLES / "tampered.jpg").save(squeezed, quality=45)
+    shown = drop_and_wait(gui, tab, squeezed)
+    assert shown["label"] == "inconclusive"
+    assert str(tab.verdict_label.cget("foreground")) == forgery_tab.INCONCLUSIVE_COLOUR
+    assert "strongly re-compressed" in shown["message"] and "Best guess: " in shown["message"]
+    row = tab.results.rows()[-1]
+    assert row[1] == "inconclusive" and "strongly re-compressed" in row[3]
+    exported = tmp_path / "verdicts.csv"
+    tab.export_csv(exported)
+    with open(exported, newline="", encoding="utf-8") as handle:
+        line = list(csv.DictReader(handle))[-1]
+    assert line["verdict"] == "inconclusive" and line["best_guess"] in ("tampered", "authentic")
+    assert "strongly re-compressed" in line["reason"]
+
+
+def test_the_evaluation_page_draws_the_models_reliability_and_bands(gui):
+    tab = forgery_tab_of(gui)
+    tab.show_page(tab.evaluation_page)
+    note = tab.evaluation_note.get()
+    assert "held-out photos" in note and "ROC AUC" in note and "inconclusive" in note
+    reliability, bands = tab.evaluation_chart.figure.axes
+    assert "ECE" in reliability.get_title()
+    assert [label.get_text() for label in bands.get_xticklabels()] == list(
+        forgery_tab.forgery_data.BAND_NAMES
+    )
+    tab.show_page(tab.photo_page)
 
 
 def test_blend_heatmap_zoom_and_live_ela_controls(gui):
@@ -191,7 +230,7 @@ def test_a_folder_fills_the_table_which_sorts_and_exports(gui, tmp_path):
     assert tab.progress_bar["value"] == pytest.approx(1.0)
     rows = {row[0]: row for row in tab.results.rows()}
     assert rows["broken.jpg"][1] == "error" and "truncated or corrupt" in rows["broken.jpg"][3]
-    assert all(rows[path.name][1] in ("tampered", "authentic") for path in (*AUTHENTIC, *TAMPERED))
+    assert all(rows[path.name][1] in ANSWERS for path in (*AUTHENTIC, *TAMPERED))
     first = sorted(path.name for path in folder.iterdir() if path.suffix == ".jpg")[0]
     wait_until(gui.root, lambda: settled(tab, folder / first), 30, "the first photo shown")
 
@@ -306,7 +345,7 @@ def test_unusual_photos_are_shown_with_a_verdict_or_the_reason_for_none(gui, tmp
         assert any("too small" in warning for warning in shown["warnings"])
         assert tab.results.rows()[0][1] == "error"
     else:
-        assert shown["label"] in ("tampered", "authentic")
+        assert shown["label"] in ANSWERS
         assert shown["metadata"]["Colour mode"] == {"cmyk": "CMYK", "16-bit": "I;16", "alpha": "RGBA"}[kind]
     if kind != "cmyk":
         assert shown["warnings"], "a lossless or tiny file must carry a warning"
@@ -321,7 +360,7 @@ def test_a_12_megapixel_photo_is_drawn_from_a_screen_sized_copy(gui, tmp_path):
     assert shown["metadata"]["Dimensions"].startswith("4000 × 3000 px (12.0 MP)")
     assert max(tab.original_view.image.size) == max(tab.ela_view.image.size) == forgery_tab.DISPLAY_SIDE
     assert tab.shown.opened.image.size == (4000, 3000)  # the ELA and the model see every pixel
-    assert shown["label"] in ("tampered", "authentic")
+    assert shown["label"] in ANSWERS
 
 
 def make_training_folder(root):
@@ -370,7 +409,7 @@ def test_retrain_through_the_menu_lands_a_user_model_then_reverts(gui, tmp_path)
     )
     assert "(user" in tab.model_state.get()
     shown = drop_and_wait(gui, tab, SAMPLES / "tampered.jpg")
-    assert shown["label"] in ("tampered", "authentic")
+    assert shown["label"] in ANSWERS
     dialog.cancel_or_close()
     invoke_menu(gui, "Models", "Revert Forgery to bundled model")
     wait_until(gui.root, lambda: tab.predictors["forgery-blocks"].entry.origin == "bundled", 60, "the revert")

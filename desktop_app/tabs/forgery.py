@@ -26,7 +26,7 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView, link_views
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import forgery, images, paths
+from training import forgery, forgery_data, images, paths
 from training.errors import ModelNotFoundError, WorkbenchError
 from training.progress import Progress
 
@@ -39,12 +39,20 @@ HEATMAP_OPACITY = 0.75
 # model flags mostly score 0.3-0.8, and a fainter overlay vanished on red-brown photos.
 HEATMAP_SATURATION = 0.5
 TAMPERED_COLOUR, AUTHENTIC_COLOUR, WARNING_COLOUR = "#b03a2e", "#1e8449", "#a35200"
+INCONCLUSIVE_COLOUR = "#5d6d7e"
+VERDICT_COLOURS = {
+    "tampered": TAMPERED_COLOUR,
+    "authentic": AUTHENTIC_COLOUR,
+    "inconclusive": INCONCLUSIVE_COLOUR,
+}
 CHART_REDRAW_SECONDS = 0.5
 CSV_COLUMNS = (
     "file",
     "path",
     "status",
     "verdict",
+    "best_guess",
+    "reason",
     "tampered_probability",
     "threshold",
     "jpeg_quality",
@@ -205,7 +213,10 @@ class ForgeryTab(ToolTab):
         self.photo_page = ttk.Frame(self.pages, padding=6)
         self.chart_page = ttk.Frame(self.pages, padding=6)
         self.pages.add(self.photo_page, text="Photo")
+        self.evaluation_page = ttk.Frame(self.pages, padding=6)
         self.pages.add(self.chart_page, text="Batch scores")
+        self.pages.add(self.evaluation_page, text="Model evaluation")
+        self.evaluation_chart = None
         self.pages.bind("<<NotebookTabChanged>>", lambda _event: self._page_changed())
         self._build_photo_page()
 
@@ -230,6 +241,7 @@ class ForgeryTab(ToolTab):
         )
         self.results.pack(fill="both", expand=True, pady=(4, 0))
         self.results.tree.tag_configure("tampered", foreground=TAMPERED_COLOUR)
+        self.results.tree.tag_configure("inconclusive", foreground=INCONCLUSIVE_COLOUR)
         self.results.tree.tag_configure("error", foreground="#7f7f7f")
         self.results.tree.bind("<<TreeviewSelect>>", lambda _event: self._show_selected())
         buttons = ttk.Frame(left)
@@ -326,6 +338,8 @@ class ForgeryTab(ToolTab):
             self.chart.pack(fill="both", expand=True)
         if self.pages.select() == str(self.chart_page):
             self.draw_chart()
+        if self.pages.select() == str(self.evaluation_page):
+            self.draw_evaluation()
 
     def show_page(self, page: ttk.Frame) -> None:
         self.app.notebook.select(self)
@@ -394,7 +408,11 @@ class ForgeryTab(ToolTab):
         if name != self.selected_model_name():
             return
         entry = self.predictors[name].entry
-        self.model_state.set(f"{name} ({entry.origin}, threshold {self.predictors[name].threshold:.2f})")
+        self.model_state.set(
+            f"{name} ({entry.origin}, calibrated, verdict at {self.predictors[name].threshold:.0%})"
+        )
+        if self.pages.select() == str(self.evaluation_page):
+            self.draw_evaluation()
         if replaced:
             self.rescore()
 
@@ -659,9 +677,9 @@ class ForgeryTab(ToolTab):
             self.probability_text.set("")
             self.message_text.set(images.name_once(verdict.path, verdict.message))
         else:
-            self.verdict_text.set(verdict.label)
-            tampered = verdict.label == "tampered"
-            self.verdict_label.configure(foreground=TAMPERED_COLOUR if tampered else AUTHENTIC_COLOUR)
+            shown = verdict.shown_label
+            self.verdict_text.set(shown)
+            self.verdict_label.configure(foreground=VERDICT_COLOURS[shown])
             self.probability_text.set(
                 f"Tampering probability {verdict.tampered_probability:.1%}\nthreshold {verdict.threshold:.1%}"
             )
@@ -670,9 +688,13 @@ class ForgeryTab(ToolTab):
                 if self.show_heatmap.get()
                 else "Tick the heatmap to see where the model looks."
             )
-            self.message_text.set(
-                f"{name}: {'above' if tampered else 'below'} the model's threshold. {where}"
-            )
+            if verdict.conclusive is False:
+                self.message_text.set(f"{name}: {verdict.reason} Best guess: {verdict.label}. {where}")
+            else:
+                tampered = verdict.label == "tampered"
+                self.message_text.set(
+                    f"{name}: {'above' if tampered else 'below'} the model's threshold. {where}"
+                )
         self._show_warnings(verdict.warnings or self.warnings_shown)
 
     def _show_warnings(self, warnings: list[str]) -> None:
@@ -706,11 +728,18 @@ class ForgeryTab(ToolTab):
             return (Path(verdict.path).name, "error", "", verdict.message)
         warnings = verdict.warnings
         warning_text = f"{len(warnings)} ⚠ {warnings[0]}" if warnings else ""
-        return (Path(verdict.path).name, verdict.label, f"{verdict.tampered_probability:.3f}", warning_text)
+        if verdict.reason:
+            warning_text = f"{verdict.reason} {warning_text}".strip()
+        return (
+            Path(verdict.path).name,
+            verdict.shown_label,
+            f"{verdict.tampered_probability:.3f}",
+            warning_text,
+        )
 
     def _record(self, verdict: forgery.ForgeryVerdict, select: bool = False) -> None:
         key = verdict.path
-        tags = ("error",) if verdict.status != "ok" else ("tampered",) if verdict.label == "tampered" else ()
+        tags = ("error",) if verdict.status != "ok" else (verdict.shown_label,)
         if self.results.tree.exists(key):
             self.results.update_row(key, self._row(verdict))
         else:
@@ -824,7 +853,9 @@ class ForgeryTab(ToolTab):
                         "file": Path(verdict.path).name,
                         "path": verdict.path,
                         "status": verdict.status,
-                        "verdict": verdict.label or "",
+                        "verdict": verdict.shown_label if verdict.status == "ok" else "",
+                        "best_guess": verdict.label or "",
+                        "reason": verdict.reason or "",
                         "tampered_probability": ""
                         if verdict.tampered_probability is None
                         else f"{verdict.tampered_probability:.6f}",
@@ -855,8 +886,8 @@ class ForgeryTab(ToolTab):
             self.chart.redraw()
             return
         bins = np.linspace(0, 1, 26)
-        for label, colour in (("authentic", AUTHENTIC_COLOUR), ("tampered", TAMPERED_COLOUR)):
-            values = [verdict.tampered_probability for verdict in scored if verdict.label == label]
+        for label, colour in VERDICT_COLOURS.items():
+            values = [verdict.tampered_probability for verdict in scored if verdict.shown_label == label]
             if values:
                 axes.hist(values, bins=bins, color=colour, alpha=0.7, label=f"{label} ({len(values)})")
         axes.axvline(scored[0].threshold, color="#333333", linestyle="--", label="threshold")
@@ -867,3 +898,61 @@ class ForgeryTab(ToolTab):
         warned = sum(bool(verdict.warnings) for verdict in scored)
         axes.set_title(f"{len(scored)} photos scored, {warned} with trust warnings", fontsize=10)
         self.chart.redraw()
+
+    def draw_evaluation(self) -> None:
+        """How far the selected model's probabilities can be trusted, from its manifest: the
+        reliability diagram on the held-out set, and ROC AUC, false alarms and inconclusive
+        answers per final-quality band."""
+        from desktop_app.widgets.plot_panel import PlotPanel
+        from desktop_app.widgets.reliability import draw_reliability
+
+        if self.evaluation_chart is None:
+            self.evaluation_note = tk.StringVar(value="")
+            ttk.Label(
+                self.evaluation_page, textvariable=self.evaluation_note, wraplength=700, justify="left"
+            ).pack(side="bottom", anchor="w", fill="x", pady=(4, 0))
+            self.evaluation_chart = PlotPanel(self.evaluation_page, 8.0, 4.0)
+            self.evaluation_chart.pack(fill="both", expand=True)
+        figure = self.evaluation_chart.clear()
+        name = self.selected_model_name()
+        try:
+            record = self.app.registry.entry(name).record
+        except WorkbenchError as error:
+            self.evaluation_note.set(str(error))
+            self.evaluation_chart.redraw()
+            return
+        extra = record.get("metrics", {}).get("generalisation", {}).get("extra", {})
+        if "reliability" not in extra:
+            self.evaluation_note.set(
+                f"{name} was trained without the held-out evaluation (no reliability figures in its "
+                "record). Retrain it from the Models menu to get them."
+            )
+            self.evaluation_chart.redraw()
+            return
+        reliability_axes, band_axes = figure.subplots(1, 2)
+        draw_reliability(reliability_axes, extra["reliability"], "held-out photos")
+        bands = extra["by_condition"]["band"]
+        names = [band for band in forgery_data.BAND_NAMES if band in bands]
+        positions = np.arange(len(names))
+        for offset, key, label, colour in (
+            (-0.27, "roc_auc", "ROC AUC", "#4c72b0"),
+            (0.0, "conclusive_false_alarm_rate", "false alarms (conclusive)", TAMPERED_COLOUR),
+            (0.27, "inconclusive_share", "inconclusive", INCONCLUSIVE_COLOUR),
+        ):
+            values = [bands[band][key] or 0.0 for band in names]
+            band_axes.bar(positions + offset, values, width=0.27, color=colour, label=label)
+        band_axes.set_xticks(positions, names, fontsize=8)
+        band_axes.set_ylim(0, 1.05)
+        band_axes.set_xlabel("final save of the photo")
+        band_axes.set_title("by final JPEG quality", fontsize=9)
+        band_axes.legend(loc="center right", fontsize=7)
+        overall = extra["by_condition"]["all"]
+        calibration = forgery.Calibration.from_record(record)
+        self.evaluation_note.set(
+            f"{name}, on {overall['images']} held-out photos no training run saw: ROC AUC "
+            f"{overall['roc_auc']:.3f}, false alarms {overall['false_alarm_rate']:.1%} "
+            f"({overall['conclusive_false_alarm_rate']:.1%} among conclusive answers), "
+            f"{overall['inconclusive_share']:.1%} inconclusive. A verdict between "
+            f"{calibration.undecided[0]:.0%} and {calibration.undecided[1]:.0%} is shown as inconclusive."
+        )
+        self.evaluation_chart.redraw()
