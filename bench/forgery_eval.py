@@ -36,17 +36,11 @@ def generalisation_photos(
     final save, which the training recipe leaves out."""
     settings = record["hyper_parameters"]
     extra = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
-    if not stress:
-        return forgery_training.write_generalisation_set(
-            extra, settings["held_out_photo_fraction"], settings["seed"], scratch
-        )
+    recipe, pairs = forgery_data.TRAINING_RECIPE, forgery_training.GENERALISATION_PAIRS
+    if stress:
+        recipe, pairs = replace(recipe, resize_after_edit_share=1.0), STRESS_PAIRS
     return forgery_training.write_generalisation_set(
-        extra,
-        settings["held_out_photo_fraction"],
-        settings["seed"],
-        scratch,
-        replace(forgery_data.TRAINING_RECIPE, resize_after_edit_share=1.0),
-        STRESS_PAIRS,
+        extra, settings["held_out_photo_fraction"], settings["seed"], scratch, recipe, pairs
     )
 
 

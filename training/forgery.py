@@ -69,20 +69,22 @@ class ElaSettings:
             raise ValueError(f"ELA gain must be positive, got {self.gain}")
 
 
-def _jpeg_bytes(image: Image.Image, quality: int) -> bytes:
+def _jpeg_bytes(image: Image.Image, quality: int, subsampling: int | None = None) -> bytes:
     """`image` saved as JPEG at `quality` in memory. Safe to call on one image from several
     threads at once: `Image.save` keeps its options on the image object, so concurrent saves
     of the same object can swap qualities; each call saves through its own image object,
-    which shares the pixels (encoding only reads them; a copy of a 79 MP photo is 316 MB)."""
+    which shares the pixels (encoding only reads them; a copy of a 79 MP photo is 316 MB).
+    `subsampling` is Pillow's chroma option (None: its default, 4:2:0)."""
     buffer = io.BytesIO()
     image.load()
-    image._new(image.im).save(buffer, "JPEG", quality=quality)
+    options = {} if subsampling is None else {"subsampling": subsampling}
+    image._new(image.im).save(buffer, "JPEG", quality=quality, **options)
     return buffer.getvalue()
 
 
-def jpeg_roundtrip(image: Image.Image, quality: int) -> Image.Image:
+def jpeg_roundtrip(image: Image.Image, quality: int, subsampling: int | None = None) -> Image.Image:
     """`image` saved as JPEG at `quality` in memory and decoded again, as an RGB image."""
-    decoded = Image.open(io.BytesIO(_jpeg_bytes(image, quality)))
+    decoded = Image.open(io.BytesIO(_jpeg_bytes(image, quality, subsampling)))
     decoded.load()
     return decoded if decoded.mode == "RGB" else decoded.convert("RGB")
 
@@ -400,6 +402,12 @@ CHECKED_QUALITIES = (60, 98)
 MIN_CONCLUSIVE_SIDE = 128
 
 
+def logit(probability):
+    """log(p / (1 − p)) of probabilities (a float or an array), clipped away from 0 and 1."""
+    clipped = np.clip(np.asarray(probability, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(clipped / (1 - clipped))
+
+
 @dataclass(frozen=True)
 class Calibration:
     """The network's raw score → a probability that means what it says, and when not to
@@ -439,8 +447,7 @@ class Calibration:
 
     def probability(self, raw):
         """Calibrated tampering probability of raw network scores (a float or an array)."""
-        clipped = np.clip(np.asarray(raw, dtype=np.float64), 1e-7, 1 - 1e-7)
-        calibrated = 1 / (1 + np.exp(-(self.slope * np.log(clipped / (1 - clipped)) + self.intercept)))
+        calibrated = 1 / (1 + np.exp(-(self.slope * logit(raw) + self.intercept)))
         return float(calibrated) if np.ndim(calibrated) == 0 else calibrated
 
     @property

@@ -9,7 +9,6 @@ both sides, or validation would score near-copies of training images.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -124,6 +123,7 @@ LOSSLESS = "lossless"
 # The held-out set's final-save bands: (name, lowest, highest JPEG quality), then lossless.
 QUALITY_BANDS = (("60–70", 60, 69), ("70–80", 70, 79), ("80–90", 80, 89), ("90–98", 90, 98))
 BAND_NAMES = tuple(name for name, _, _ in QUALITY_BANDS) + (LOSSLESS,)
+BAND_QUALITIES = {name: (lowest, highest) for name, lowest, highest in QUALITY_BANDS}
 
 
 def band_of(final_quality: int | None) -> str:
@@ -216,10 +216,9 @@ def recipe_with(additions) -> SplicingRecipe:
 
 
 def _jpeg(image: Image.Image, quality: int, subsampling: int = 2) -> Image.Image:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality, subsampling=subsampling)
-    decoded = Image.open(buffer)
-    return decoded.convert("RGB")
+    from training.forgery import jpeg_roundtrip
+
+    return jpeg_roundtrip(image, quality, subsampling)
 
 
 def random_shape(
@@ -338,12 +337,16 @@ def make_pair(host: Image.Image, donor: Image.Image, recipe: SplicingRecipe, rng
     return host, Image.fromarray(tampered), final_mask, {**history, "operation": operation, "edge": edge}
 
 
-def _resized(image: Image.Image, factor: float, rng) -> Image.Image:
+RESAMPLING = (Image.Resampling.LANCZOS, Image.Resampling.BICUBIC, Image.Resampling.BILINEAR)
+
+
+def _resized(image: Image.Image, factor: float, resample: Image.Resampling) -> Image.Image:
     size = (max(32, round(image.width * factor)), max(32, round(image.height * factor)))
-    resample = (Image.Resampling.LANCZOS, Image.Resampling.BICUBIC, Image.Resampling.BILINEAR)[
-        int(rng.integers(3))
-    ]
     return image.resize(size, resample)
+
+
+def _random_resampling(rng) -> Image.Resampling:
+    return RESAMPLING[int(rng.integers(len(RESAMPLING)))]
 
 
 def host_history(host: Image.Image, recipe: SplicingRecipe, rng) -> tuple[Image.Image, dict]:
@@ -355,7 +358,8 @@ def host_history(host: Image.Image, recipe: SplicingRecipe, rng) -> tuple[Image.
     geometry = "none"
     roll = rng.random()
     if roll < recipe.resize_share:
-        geometry, host = "resized", _resized(host, rng.uniform(0.5, 0.9), rng)
+        factor = rng.uniform(0.5, 0.9)
+        geometry, host = "resized", _resized(host, factor, _random_resampling(rng))
     elif roll < recipe.resize_share + recipe.crop_share:
         geometry = "cropped"
         left, top = (int(value) for value in rng.integers(1, 8, 2))
@@ -378,10 +382,8 @@ def after_edit(
     if rng.random() < recipe.resize_after_edit_share:
         after = "resized"
         factor = rng.uniform(0.5, 0.9)
-        state = rng.bit_generator.state
-        authentic = _resized(authentic, factor, rng)
-        rng.bit_generator.state = state  # the same filter for both photos
-        tampered = _resized(tampered, factor, rng)
+        resample = _random_resampling(rng)
+        authentic, tampered = _resized(authentic, factor, resample), _resized(tampered, factor, resample)
         mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(authentic.size)) > 127
     if rng.random() < recipe.resave_after_edit_share:
         after = "re-saved" if after == "final save only" else f"{after}, re-saved"
@@ -439,9 +441,7 @@ def write_synthetic_set(
         if bands is None:
             quality = recipe.final_save(rng)
         else:
-            band = dict((name, (lowest, highest)) for name, lowest, highest in QUALITY_BANDS).get(
-                bands[number % len(bands)]
-            )
+            band = BAND_QUALITIES.get(bands[number % len(bands)])
             quality = None if band is None else int(rng.integers(band[0], band[1] + 1))
         subsampling = int(rng.choice(recipe.chroma_subsampling))
         name = f"{number:04d}_{host_path.stem}"

@@ -378,8 +378,7 @@ def fit_calibration(probabilities: np.ndarray, tampered: np.ndarray) -> forgery.
     tampered = np.asarray(tampered, dtype=bool)
     if tampered.all() or not tampered.any():
         raise ValueError("Calibrating needs validation photos of both classes.")
-    clipped = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1 - 1e-7)
-    logits = np.log(clipped / (1 - clipped))[:, None]
+    logits = forgery.logit(probabilities)[:, None]
     fitted = LogisticRegression(class_weight="balanced", C=1e6).fit(logits, tampered)
     slope = float(fitted.coef_[0, 0])
     if slope <= 0:  # scores that do not rise with tampering: nothing to calibrate
