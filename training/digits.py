@@ -338,6 +338,9 @@ class PreparedDigit:
     dark_ink_on_light: bool = True
     contrast: float = 0.0
     stroke_fraction: float = 0.0
+    # The same framing without thinning thick strokes: a filled shape stays filled, so the
+    # anomaly score can see what the stroke normalisation for the digit reader removes.
+    as_drawn: np.ndarray | None = None
 
 
 def stroke_width_fraction(ink: np.ndarray) -> float:
@@ -439,12 +442,24 @@ def prepare_digit(gray: np.ndarray) -> PreparedDigit:
     working = np.pad(working, WORKING_SIDE // 4)
     stroke = stroke_width_fraction(working)
     difference = (MNIST_STROKE_FRACTION - stroke) * WORKING_SIDE
+    as_drawn = working
     if stroke and abs(difference) > 0.25 * MNIST_STROKE_FRACTION * WORKING_SIDE:
         radius = min(abs(difference) / 2, 0.25 * stroke * WORKING_SIDE if difference < 0 else 99)
         footprint = _disk(radius)
         working = (ndimage.grey_dilation if difference > 0 else ndimage.grey_erosion)(
             working, footprint=footprint
         )
+        if difference > 0:
+            as_drawn = working
+    return PreparedDigit(
+        frame_like_mnist(working), None, bool(dark_ink), contrast, stroke, frame_like_mnist(as_drawn)
+    )
+
+
+def frame_like_mnist(working: np.ndarray) -> np.ndarray:
+    """Ink in [0, 1] to MNIST's framing: longest side 20 px, centre of mass at (14, 14)."""
+    from scipy import ndimage
+
     rows, columns = np.flatnonzero(working.max(axis=1) > 0.05), np.flatnonzero(working.max(axis=0) > 0.05)
     working = working[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
     working_height, working_width = working.shape
@@ -457,7 +472,7 @@ def prepare_digit(gray: np.ndarray) -> PreparedDigit:
     centre_y, centre_x = ndimage.center_of_mass(canvas)
     shift = (round(MNIST_CENTRE_OF_MASS[0] - centre_y), round(MNIST_CENTRE_OF_MASS[1] - centre_x))
     canvas = ndimage.shift(canvas, shift, order=0, mode="constant")
-    return PreparedDigit((canvas * 255).round().astype(np.uint8), None, bool(dark_ink), contrast, stroke)
+    return (canvas * 255).round().astype(np.uint8)
 
 
 def _disk(radius: float) -> np.ndarray:
@@ -554,8 +569,9 @@ class DigitsPredictor:
         return predict_probabilities(self.model, pixels)
 
     def predict_prepared(self, path: str, prepared: PreparedDigit, gate=None) -> DigitPrediction:
-        """`gate`: an anomaly predictor whose normal class is all digits; a digit it flags is
-        answered "unsure" — a classifier names a digit even for a letter or a logo."""
+        """`gate`: an anomaly predictor whose normal class is all digits; what it flags is
+        answered "not a digit" (status "unsure", `not_a_digit`) — a classifier names a digit
+        even for a letter or a logo."""
         if prepared.pixels is None:
             prediction = DigitPrediction(path, "rejected", prepared.rejected_reason or "Not a digit.")
             prediction.not_a_digit = True if gate is not None else None
@@ -564,13 +580,13 @@ class DigitsPredictor:
         prediction = verdict(path, probabilities, self.unsure_below)
         prediction.model_input = prepared.pixels
         if gate is not None:
-            score = float(gate.score_pixels(prepared.pixels[None]).scores[0])
-            prediction.not_a_digit = score > gate.threshold
+            prediction.not_a_digit, why = gate.judge_prepared(prepared)
             if prediction.not_a_digit:
+                # The gate's answer is the answer; the reader's guess is kept, said second.
                 prediction.status = "unsure"
-                prediction.message += (
-                    f" The anomaly gate says it does not look like a handwritten digit "
-                    f"(score {score:.2f} > threshold {gate.threshold:.2f})."
+                prediction.message = (
+                    f"Not a digit: {why}. The digit reader's best guess would be "
+                    f"{prediction.label} ({max(probabilities):.0%})."
                 )
         return prediction
 
