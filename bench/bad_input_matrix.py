@@ -87,7 +87,7 @@ KILL_EARLIEST, KILL_LATEST = 2.0, 25.0  # seconds after the start of a retrain
 IMAGE_TOOLS = ("digits", "anomaly", "forgery")
 IMAGE_KEYS = {
     "digits": {"path", "label", "probabilities", "status", "message"},
-    "anomaly": {"path", "score", "threshold", "anomaly", "status", "message"},
+    "anomaly": {"path", "score", "threshold", "anomaly", "status", "message", "verdict", "evidence"},
     "forgery": {"path", "tampered_probability", "label", "warnings", "jpeg_quality", "status", "message"},
 }
 AUC_TOLERANCE = 1e-3

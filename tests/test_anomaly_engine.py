@@ -140,7 +140,16 @@ def test_predict_anomaly_json_contract(mnist, tmp_path):
     lines = [json.loads(line) for line in completed.stdout.splitlines()]
     assert [line["path"] for line in lines] == inputs
     for line in lines:
-        assert set(line) == {"path", "score", "threshold", "anomaly", "status", "message"}
+        assert set(line) == {
+            "path",
+            "score",
+            "threshold",
+            "anomaly",
+            "status",
+            "message",
+            "verdict",
+            "evidence",
+        }
     zero, broken, blank = lines
     assert zero["status"] == "ok" and isinstance(zero["score"], float) and isinstance(zero["anomaly"], bool)
     assert zero["threshold"] == pytest.approx(entry.record["thresholds"]["percentile"])

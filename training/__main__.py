@@ -89,13 +89,16 @@ def command_train_anomaly(arguments) -> int:
     )
     if arguments.threshold_parameter is not None:
         settings["threshold_parameter"] = arguments.threshold_parameter
+    if arguments.exposure_images is not None:
+        settings["exposure_images"] = arguments.exposure_images
     normal_sets = (
         [(digit,) for digit in range(10)] if arguments.benchmark else [tuple(map(int, arguments.normal))]
     )
     rows = []
     kept = False
     for normal in normal_sets:
-        config = anomaly.AnomalyTrainingConfig(normal_digits=normal, **settings)
+        score = arguments.score or anomaly.default_score(normal)
+        config = anomaly.AnomalyTrainingConfig(normal_digits=normal, score=score, **settings)
         entry, evaluation, outcome = anomaly.train_and_save(
             data,
             config,
@@ -351,7 +354,10 @@ def command_predict(arguments) -> int:
     if arguments.tool == "imbalanced":
         return predict_tables(arguments)
 
-    paths = expand_paths(arguments.paths)
+    from training.images import IMAGE_SUFFIXES
+
+    arrays = {".npz"} if arguments.tool == "anomaly" else set()
+    paths = expand_paths(arguments.paths, IMAGE_SUFFIXES | arrays)
     if not paths:
         print(no_inputs_message(arguments.paths), file=sys.stderr)
         return 2
@@ -363,7 +369,13 @@ def command_predict(arguments) -> int:
     elif arguments.tool == "anomaly":
         from training import anomaly
 
-        predict = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL).predict_file
+        predictor = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL)
+
+        def predict(path):
+            if path.suffix.lower() == ".npz":
+                return predictor.predict_array_file(path)
+            return predictor.predict_file(path)
+
         header, row = ("score", "threshold", "verdict"), anomaly_row
     else:
         from training import digits
@@ -384,24 +396,29 @@ def command_predict(arguments) -> int:
     if not arguments.json:
         print(f"{'file':<40} {header[0]:>8} {header[1]:>10}  {header[2]:<9} message")
     for path in paths:
-        prediction = predict(path)
-        if arguments.json:
-            print(json.dumps(prediction.to_json()), flush=True)
-        else:
-            first, second, third = row(prediction)
-            print(
-                f"{str(path)[-40:]:<40} {first:>8} {second:>10}  {third:<9} {prediction.message}", flush=True
-            )
+        answers = predict(path)
+        for prediction in answers if isinstance(answers, list) else [answers]:
+            if arguments.json:
+                print(json.dumps(prediction.to_json()), flush=True)
+            else:
+                first, second, third = row(prediction)
+                print(
+                    f"{prediction.path[-40:]:<40} {first:>8} {second:>10}  {third:<9} {prediction.message}",
+                    flush=True,
+                )
     return 0
 
 
 def digits_row(prediction) -> tuple[str, str, str]:
     confidence = f"{max(prediction.probabilities):.1%}" if prediction.probabilities else ""
-    return ("" if prediction.label is None else str(prediction.label), confidence, prediction.status)
+    status = "not a digit" if prediction.not_a_digit else prediction.status
+    return ("" if prediction.label is None else str(prediction.label), confidence, status)
 
 
 def anomaly_row(prediction) -> tuple[str, str, str]:
-    verdict = {None: prediction.status, True: "anomaly", False: "normal"}[prediction.anomaly]
+    verdict = (
+        prediction.status if prediction.anomaly is None else prediction.message.split(":")[0].split(" — ")[0]
+    )
     score = "" if prediction.score is None else f"{prediction.score:.3f}"
     threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
     return (score, threshold, verdict)
@@ -524,6 +541,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold-rule", default="percentile", choices=("percentile", "mean_k_sigma", "max", "f1_optimal")
     )
     train_anomaly.add_argument("--threshold-parameter", type=float, help="percentile, or k of mean + k·σ")
+    train_anomaly.add_argument(
+        "--score",
+        choices=("mixture", "evidence", "combined", "reconstruction", "latent"),
+        help="the anomaly score (default: evidence for all ten digits, which answers 'is this a digit?', "
+        "mixture otherwise)",
+    )
+    train_anomaly.add_argument(
+        "--exposure-images", type=int, help="synthetic non-digits for the evidence score (default 7000)"
+    )
     train_anomaly.add_argument("--subset", type=int)
     train_anomaly.add_argument("--seed", type=int, default=0)
     train_anomaly.add_argument("--models-dir", type=Path, help="write into this bundled-models folder")

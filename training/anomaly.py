@@ -8,6 +8,12 @@ latent term weighted by `latent_weight`. Normal digits form several clusters in 
 space (one or more per writing style); a single Gaussian (`combined`, the earlier score)
 covers the gaps between them, where letters land. Each term lifts the one-class MNIST AUROC
 over plain reconstruction error (see bench/anomaly_one_class.py).
+
+The all-digits model answers "is this a digit?" for anything dropped, so it uses `evidence`:
+the same two terms plus shape descriptors and the latent code, weighed by outlier exposure
+(`training.anomaly_evidence`); each term's push is named as a reason. A dropped image
+already in MNIST format is scored as it is; any other image as drawn (cropped and framed
+like MNIST, thick shapes left thick), not only as the Digits tool normalises it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from training.model_quality import Headline
 from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 ARCHITECTURES = ("dense-bottleneck", "seed")
-SCORES = ("mixture", "combined", "reconstruction", "latent")
+SCORES = ("mixture", "evidence", "combined", "reconstruction", "latent")
 THRESHOLD_RULES = ("percentile", "mean_k_sigma", "max", "f1_optimal")
 
 
@@ -49,6 +55,7 @@ class AnomalyTrainingConfig:
     threshold_rule: str = "percentile"
     threshold_parameter: float = 95.0
     subset: int | None = None
+    exposure_images: int = 7000
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -62,6 +69,10 @@ class AnomalyTrainingConfig:
             raise ValueError(f"threshold_rule must be one of {THRESHOLD_RULES}, got {self.threshold_rule!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.score == "evidence" and tuple(sorted(self.normal_digits)) != tuple(range(10)):
+            raise ValueError(
+                "The evidence score answers 'is this a digit?': it needs all ten digits as normal."
+            )
         if self.mixture_components < 1:
             raise ValueError(f"mixture_components must be at least 1, got {self.mixture_components}")
 
@@ -215,6 +226,7 @@ class ScoreStatistics:
     mixture_surprise_mean: float = 0.0
     mixture_surprise_std: float = 1.0
     latent_weight: float = 1.0
+    evidence_weights: dict = field(default_factory=dict)  # `anomaly_evidence.EvidenceWeights`
 
     def to_json(self) -> dict:
         # Seven significant digits keep the manifest small and change no score visibly.
@@ -239,6 +251,8 @@ class ScoredImages:
     latent_distance: np.ndarray
     reconstructions: np.ndarray  # (N, 28, 28) in [0, 1]
     error_maps: np.ndarray  # (N, 28, 28) squared error per pixel
+    # (N, len(anomaly_evidence.REASONS)): each reason's push on an evidence score; (N, 0) otherwise
+    evidence: np.ndarray
 
     @classmethod
     def concatenate(cls, parts: list[ScoredImages]) -> ScoredImages:
@@ -332,33 +346,86 @@ def fit_score_statistics(
     )
 
 
+def _standard_terms(autoencoder, statistics: ScoreStatistics, images: np.ndarray):
+    """The autoencoder's raw outputs and its terms standardised on the normal training images:
+    (error maps, reconstructions, codes, standard error, standard Mahalanobis distance,
+    standard mixture surprise — None for models saved without a mixture)."""
+    error_maps, reconstructions, codes = _raw_terms(autoencoder, images)
+    standard_error = (
+        _smoothed_error(error_maps) - statistics.smoothed_error_mean
+    ) / statistics.smoothed_error_std
+    distances = _mahalanobis(
+        codes, np.asarray(statistics.latent_mean), np.asarray(statistics.latent_precision)
+    )
+    standard_distance = (distances - statistics.latent_distance_mean) / statistics.latent_distance_std
+    standard_surprise = None
+    if statistics.mixture_weights:
+        standard_surprise = (
+            _mixture_surprise(codes, statistics) - statistics.mixture_surprise_mean
+        ) / statistics.mixture_surprise_std
+    return error_maps, reconstructions, codes, standard_error, standard_distance, standard_surprise
+
+
+def evidence_features(autoencoder, statistics: ScoreStatistics, images: np.ndarray) -> np.ndarray:
+    from training import anomaly_evidence
+
+    _maps, _reconstructions, codes, standard_error, _distance, standard_surprise = _standard_terms(
+        autoencoder, statistics, images
+    )
+    return anomaly_evidence.evidence_features(images, standard_error, standard_surprise, codes)
+
+
 def score_images(
     autoencoder, statistics: ScoreStatistics, images: np.ndarray, score: str = "mixture"
 ) -> ScoredImages:
     """Anomaly scores of 0-255 images (N, 28, 28): higher is more anomalous."""
-    error_maps, reconstructions, codes = _raw_terms(autoencoder, images)
+    from training import anomaly_evidence
+
+    error_maps, reconstructions, codes, standard_error, standard_distance, standard_surprise = (
+        _standard_terms(autoencoder, statistics, images)
+    )
+    if score in ("mixture", "evidence") and standard_surprise is None:
+        raise ValueError("This model was saved without a latent mixture; score it with 'combined'.")
+    if score == "evidence" and not statistics.evidence_weights:
+        raise ValueError("This model was saved without evidence weights; score it with 'mixture'.")
     errors = error_maps.reshape(len(error_maps), -1).mean(axis=1)
     distances = _mahalanobis(
         codes, np.asarray(statistics.latent_mean), np.asarray(statistics.latent_precision)
     )
-    standard_error = (
-        _smoothed_error(error_maps) - statistics.smoothed_error_mean
-    ) / statistics.smoothed_error_std
-    standard_distance = (distances - statistics.latent_distance_mean) / statistics.latent_distance_std
-    if score == "mixture":
-        if not statistics.mixture_weights:
-            raise ValueError("This model was saved without a latent mixture; score it with 'combined'.")
-        standard_surprise = (
-            _mixture_surprise(codes, statistics) - statistics.mixture_surprise_mean
-        ) / statistics.mixture_surprise_std
-        scores = standard_error + statistics.latent_weight * standard_surprise
+    evidence = np.zeros((len(images), 0))
+    if score == "evidence":
+        weights = anomaly_evidence.EvidenceWeights.from_json(statistics.evidence_weights)
+        features = anomaly_evidence.evidence_features(images, standard_error, standard_surprise, codes)
+        contributions = weights.contributions(features)
+        scores = contributions.sum(axis=1) + weights.intercept
+        evidence = weights.by_reason(contributions)
     else:
         scores = {
-            "combined": standard_error + standard_distance,
-            "reconstruction": errors,
-            "latent": distances,
-        }[score]
-    return ScoredImages(scores, errors, distances, reconstructions, error_maps)
+            "mixture": lambda: standard_error + statistics.latent_weight * standard_surprise,
+            "combined": lambda: standard_error + standard_distance,
+            "reconstruction": lambda: errors,
+            "latent": lambda: distances,
+        }[score]()
+    return ScoredImages(scores, errors, distances, reconstructions, error_maps, evidence)
+
+
+def fit_evidence(
+    autoencoder, statistics: ScoreStatistics, normal_images: np.ndarray, config
+) -> ScoreStatistics:
+    """Outlier exposure: weigh the evidence features so that `normal_images` (and typeset
+    digits, both also as dropped photos) score low and synthetic non-digits high."""
+    from training import anomaly_evidence
+
+    normal, outliers = anomaly_evidence.exposure_sets(config.exposure_images, config.seed, normal_images)
+    names, reasons = anomaly_evidence.feature_names(config.latent_dim)
+    weights = anomaly_evidence.fit_evidence_weights(
+        evidence_features(autoencoder, statistics, normal),
+        evidence_features(autoencoder, statistics, outliers),
+        names,
+        reasons,
+        config.seed,
+    )
+    return replace(statistics, evidence_weights=weights.to_json())
 
 
 # Training -----------------------------------------------------------------------------------
@@ -463,6 +530,12 @@ def train(
     statistics = fit_score_statistics(
         autoencoder, data.x_train[train_indices], config.mixture_components, config.latent_weight
     )
+    if config.score == "evidence":
+        report(
+            Progress("scoring", 0, 1, "outlier exposure: weighing the evidence against synthetic non-digits")
+        )
+        exposure_digits = np.random.default_rng(config.seed).permutation(train_indices)[:9000]
+        statistics = fit_evidence(autoencoder, statistics, data.x_train[exposure_digits], config)
     normal_scores = score_images(
         autoencoder, statistics, data.x_train[validation_indices], config.score
     ).scores
@@ -571,6 +644,38 @@ def train_and_save(data, config, registry, bundle=False, report=ignore_progress,
     return outcome.entry, evaluation, outcome
 
 
+def default_score(normal_digits) -> str:
+    """All ten digits normal: the model answers "is this a digit?" for anything dropped, so it
+    weighs the evidence with outlier exposure; some digits normal: the mixture score."""
+    return "evidence" if tuple(sorted(normal_digits)) == tuple(range(10)) else "mixture"
+
+
+SAVED_RULE = "saved"
+
+
+def save_threshold(registry, name: str, threshold: float):
+    """A new user version of `name` whose threshold is `threshold` (rule "saved"): the model
+    in use's verified file and record, with the new threshold beside the fitted ones. It is
+    put in use at once; rolling back returns to the previous version."""
+    from datetime import UTC, datetime
+
+    from training.registry import verify
+
+    if not np.isfinite(threshold):
+        raise ValueError(f"The threshold must be a finite number, got {threshold!r}.")
+    entry = registry.entry(name)
+    verify(entry)
+    record = {key: value for key, value in entry.record.items() if key not in ("file", "sha256")}
+    previous = f"{record['threshold_rule']} {record['thresholds'][record['threshold_rule']]:.3f}"
+    record["thresholds"] = {**record["thresholds"], SAVED_RULE: float(threshold)}
+    record["threshold_rule"] = SAVED_RULE
+    record["threshold_saved"] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "replaced": previous,
+    }
+    return registry.install(name, entry.path, record)
+
+
 @dataclass
 class AnomalyPrediction:
     path: str
@@ -582,6 +687,9 @@ class AnomalyPrediction:
     model_input: np.ndarray | None = None
     reconstruction: np.ndarray | None = None
     error_map: np.ndarray | None = None
+    # What pushed the score up, largest first: {"reason": ..., "contribution": ...}
+    evidence: list[dict] = field(default_factory=list)
+    verdict: str = ""  # the word the table and the headline show, e.g. "not a digit"
 
     def to_json(self) -> dict:
         return {
@@ -591,7 +699,30 @@ class AnomalyPrediction:
             "anomaly": self.anomaly,
             "status": self.status,
             "message": self.message,
+            "verdict": self.verdict,
+            "evidence": self.evidence,
         }
+
+
+def verdict_words(normal_digits) -> tuple[str, str]:
+    """(normal, anomalous): the all-digits model answers "is this a digit?"."""
+    return (
+        ("digit", "not a digit")
+        if tuple(sorted(normal_digits)) == tuple(range(10))
+        else ("normal", "anomaly")
+    )
+
+
+def evidence_list(evidence_row: np.ndarray) -> list[dict]:
+    """The reasons that pushed one image's evidence score up, largest first."""
+    from training.anomaly_evidence import REASONS
+
+    pushes = [
+        (float(value), reason) for value, reason in zip(evidence_row, REASONS, strict=False) if value > 0
+    ]
+    return [
+        {"reason": reason, "contribution": round(value, 3)} for value, reason in sorted(pushes, reverse=True)
+    ]
 
 
 def whole_image_input(gray: np.ndarray) -> np.ndarray:
@@ -682,9 +813,63 @@ class AnomalyPredictor:
             report(Progress("scoring", done, len(pixels), f"{done:,}/{len(pixels):,} images"))
         return ScoredImages.concatenate(parts)
 
+    def judge_prepared(self, prepared) -> tuple[bool, str]:
+        """The Digits tool's gate: is a digit prepared by `digits.prepare_digit` flagged, and
+        why, in words. Judged on the copy this model's score was fitted on."""
+        pixels = prepared.as_drawn if self.score_name == "evidence" else prepared.pixels
+        scored = self.score_pixels(pixels[None])
+        score = float(scored.scores[0])
+        reasons = (
+            [item["reason"] for item in evidence_list(scored.evidence[0])[:2]] if scored.evidence.size else []
+        )
+        why = ", ".join(reasons) or "it does not look like a digit"
+        return score > self.threshold, f"{why} (anomaly score {score:.2f} > threshold {self.threshold:.2f})"
+
+    @property
+    def verdict_words(self) -> tuple[str, str]:
+        return verdict_words(self.normal_digits)
+
+    def predict_array_file(self, path) -> list[AnomalyPrediction]:
+        """One answer per image of a .npz of MNIST-format arrays (scored as they are), named
+        `file.npz[row]`; one "error" answer when the file cannot be read."""
+        from training.errors import WorkbenchError
+
+        try:
+            pixels, _labels = load_image_array(path)
+        except WorkbenchError as error:
+            return [AnomalyPrediction(str(path), "error", str(error))]
+        scored = self.score_batch(pixels)
+        normal_word, anomalous_word = self.verdict_words
+        answers = []
+        for row, score in enumerate(scored.scores):
+            margin = float(score) - self.threshold
+            evidence = evidence_list(scored.evidence[row]) if scored.evidence.size else []
+            answers.append(
+                AnomalyPrediction(
+                    f"{path}[{row}]",
+                    "ok",
+                    f"{anomalous_word if margin > 0 else normal_word}: score {score:.2f}, "
+                    f"{abs(margin):.2f} {'above' if margin > 0 else 'below'} the threshold",
+                    float(score),
+                    self.threshold,
+                    bool(margin > 0),
+                    pixels[row],
+                    scored.reconstructions[row],
+                    scored.error_maps[row],
+                    evidence,
+                    anomalous_word if margin > 0 else normal_word,
+                )
+            )
+        return answers
+
     def predict_file(self, path) -> AnomalyPrediction:
-        """Read any image with the Digits tool's preprocessing and score it."""
+        """Read any image and score it as dropped.
+
+        An image already in MNIST format is scored as it is. Any other image is read with the
+        Digits tool's preprocessing; the evidence score judges the as-drawn copy (a filled
+        shape stays filled), older scores the stroke-normalised copy they were fitted on."""
         from training import images
+        from training.anomaly_evidence import looks_like_mnist
         from training.digits import DECODE_SIDE, prepare_digit
         from training.errors import WorkbenchError
 
@@ -692,20 +877,35 @@ class AnomalyPredictor:
             gray = images.to_grayscale(images.open_image(path, draft_size=(DECODE_SIDE, DECODE_SIDE)))
         except WorkbenchError as error:
             return AnomalyPrediction(str(path), "error", images.name_once(path, str(error)))
-        prepared = prepare_digit(gray)
-        pixels = prepared.pixels if prepared.pixels is not None else whole_image_input(gray)
+        normal_word, anomalous_word = self.verdict_words
+        rejected_reason = None
+        if looks_like_mnist(gray):
+            pixels = (np.clip(gray, 0, 1) * 255).round().astype(np.uint8)
+        else:
+            prepared = prepare_digit(gray)
+            rejected_reason = prepared.rejected_reason
+            if prepared.pixels is None:
+                pixels = whole_image_input(gray)
+            else:
+                pixels = prepared.as_drawn if self.score_name == "evidence" else prepared.pixels
         scored = self.score_pixels(pixels[None])
         score = float(scored.scores[0])
         margin = score - self.threshold
-        if prepared.pixels is None:
+        evidence = evidence_list(scored.evidence[0]) if scored.evidence.size else []
+        if rejected_reason is not None:
             # Nothing digit-shaped could be isolated, so whatever the whole image scores, it is
             # not a normal digit; the score is still given for the histogram.
             status, anomalous = "rejected", True
-            message = f"anomaly: {prepared.rejected_reason} (whole image scores {score:.2f})"
+            evidence = [{"reason": rejected_reason.rstrip("."), "contribution": None}, *evidence]
+            message = f"{anomalous_word}: {rejected_reason.rstrip('.')} (whole image scores {score:.2f})"
         else:
             status, anomalous = "ok", margin > 0
             side = "above" if margin > 0 else "below"
-            message = f"{'anomaly' if anomalous else 'normal'}: score {score:.2f}, {abs(margin):.2f} {side} the threshold"
+            why = f" — {', '.join(item['reason'] for item in evidence[:2])}" if anomalous and evidence else ""
+            message = (
+                f"{anomalous_word if anomalous else normal_word}{why}: score {score:.2f}, "
+                f"{abs(margin):.2f} {side} the threshold"
+            )
         return AnomalyPrediction(
             str(path),
             status,
@@ -716,4 +916,6 @@ class AnomalyPredictor:
             pixels,
             scored.reconstructions[0],
             scored.error_maps[0],
+            evidence,
+            anomalous_word if anomalous else normal_word,
         )
