@@ -133,7 +133,7 @@ def check_window() -> str:
         app.notebook.select(anomaly_tab)
         simulate_drop(anomaly_tab.drop_zone.area, [sample])
         wait_until(root, lambda: anomaly_tab.verdict_text.get() != "–", 120, "the Anomaly verdict")
-        if anomaly_tab.verdict_text.get() != "normal":
+        if anomaly_tab.verdict_text.get() != "digit":
             raise AssertionError(f"Anomaly tab shows {anomaly_tab.verdict_text.get()!r} for a digit")
         app.notebook.select(imbalanced_tab)
         simulate_drop(imbalanced_tab.drop_zone.area, [paths.assets_dir() / SAMPLE_TABLE])

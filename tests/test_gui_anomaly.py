@@ -43,8 +43,8 @@ def test_dropped_digits_are_normal_and_photos_noise_blanks_are_not(gui, tmp_path
     simulate_drop(tab.drop_zone.area, dropped)
     wait_until(gui.root, lambda: len(tab.results.rows()) == len(dropped), 60, "every verdict")
     verdicts = {row[0]: row[3] for row in tab.results.rows()}
-    assert [verdicts[sample.name] for sample in SAMPLES] == ["normal"] * 10, verdicts
-    assert all(verdicts[photo.name] in ("anomaly", "not a digit") for photo in PHOTOS), verdicts
+    assert [verdicts[sample.name] for sample in SAMPLES] == ["digit"] * 10, verdicts
+    assert all(verdicts[photo.name] == "not a digit" for photo in PHOTOS), verdicts
     assert verdicts["noise.png"] == "not a digit" and verdicts["blank.png"] == "not a digit"
     threshold = tab.predictor.threshold
     for row in tab.results.rows():  # score, signed distance to the threshold
@@ -54,11 +54,12 @@ def test_dropped_digits_are_normal_and_photos_noise_blanks_are_not(gui, tmp_path
     tab.results.tree.selection_set(str(SAMPLES[4]))
     gui.root.update()
     shown = tab.shown_answer()
-    assert shown["verdict"] == "normal" and shown["views_shown"] == [True, True, True]
+    assert shown["verdict"] == "digit" and shown["views_shown"] == [True, True, True]
     assert "below" in shown["message"] and f"{threshold:.3f}" in shown["message"]
     tab.results.tree.selection_set(str(PHOTOS[0]))
     gui.root.update()
-    assert tab.shown_answer()["verdict"] == "ANOMALY"
+    # One verdict, said once: the headline is the table's word.
+    assert tab.shown_answer()["verdict"] == "not a digit" == verdicts[PHOTOS[0].name]
     assert rendered_view_differs(tab)
 
     tab.show_page(tab.histogram_page)
@@ -114,6 +115,17 @@ def test_npz_batch_dragging_the_threshold_updates_counts_and_metrics(gui, mnist,
     assert after["batch_flagged"] < before["batch_flagged"]
     assert after["metrics"]["recall"] < before["metrics"]["recall"]
     assert tab.counts_text.get() != text_before
+
+    # The dragged threshold can be kept: a new user version, in use at once, rolled back after.
+    name, dragged = tab.selected_model_name(), tab.threshold
+    tab.save_threshold_button.invoke()
+    wait_until(gui.root, lambda: tab.predictors[name].threshold_rule == "saved", 60, "the saved threshold")
+    assert tab.rule_choice.get() == "saved by hand" and tab.threshold == pytest.approx(dragged)
+    assert gui.registry.entry(name).origin == "user" and tab.save_threshold_button.instate(["disabled"])
+    gui.registry.roll_back(name)
+    tab.reload_model(name)
+    wait_until(gui.root, lambda: tab.predictors[name].threshold_rule != "saved", 60, "the roll back")
+    wait_until(gui.root, lambda: tab.batch is not None, 60, "the batch scored again")
 
     tab.rule_choice.set("max of validation scores")
     tab.rule_selector.event_generate("<<ComboboxSelected>>")

@@ -282,7 +282,7 @@ def render_letter(path, character: str) -> None:
     image.save(path)
 
 
-def test_anomaly_gate_marks_letters_unsure_and_leaves_digits_alone(gui, tmp_path):
+def test_anomaly_gate_answers_not_a_digit_for_letters_and_leaves_digits_alone(gui, tmp_path):
     tab = digits_tab(gui)
     tab.clear()
     for character in "MW":
@@ -300,9 +300,14 @@ def test_anomaly_gate_marks_letters_unsure_and_leaves_digits_alone(gui, tmp_path
         "the gate's answers",
     )
     statuses = {row[0]: row[3] for row in tab.results.rows()}
-    assert statuses == {"digit_3.png": "ok", "letter_M.png": "unsure", "letter_W.png": "unsure"}
+    assert statuses == {"digit_3.png": "ok", "letter_M.png": "not a digit", "letter_W.png": "not a digit"}
     tab.results.tree.selection_set(str(tmp_path / "letter_W.png"))
     gui.root.update()
-    assert "anomaly gate" in tab.shown_answer()["message"]
+    # The gate's word is the big answer, not a digit with a question mark.
+    shown = tab.shown_answer()
+    assert shown["answer"] == "not a digit" and shown["message"].startswith("letter_W.png: Not a digit: ")
+    tab.results.tree.selection_set(str(SAMPLES[3]))
+    gui.root.update()
+    assert tab.shown_answer()["answer"] == "3"
     tab.use_gate.set(False)
     tab.clear()

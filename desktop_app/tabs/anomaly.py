@@ -18,6 +18,7 @@ from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
 from training import anomaly, images
+from training.errors import WorkbenchError
 from training.progress import Progress
 
 ARRAY_SUFFIXES = frozenset({".npz"})
@@ -27,6 +28,7 @@ RULE_LABELS = {
     "mean_k_sigma": "mean + k·σ",
     "max": "max of validation scores",
     "f1_optimal": "F1-optimal (labelled validation)",
+    anomaly.SAVED_RULE: "saved by hand",
 }
 GRID_COLUMNS, GRID_ROWS = 8, 3
 HISTOGRAM_REDRAW_SECONDS = 0.5
@@ -85,6 +87,10 @@ class AnomalyTab(ToolTab):
         self.rule_selector.bind("<<ComboboxSelected>>", lambda _event: self._rule_selected())
         self.threshold_text = tk.StringVar(value="threshold –")
         ttk.Label(top, textvariable=self.threshold_text).pack(side="left", padx=8)
+        self.save_threshold_button = ttk.Button(
+            top, text="Save threshold", command=self.save_threshold, state="disabled"
+        )
+        self.save_threshold_button.pack(side="left")
         self.test_set_button = ttk.Button(top, text="Score the MNIST test set", command=self.score_test_set)
         self.test_set_button.pack(side="right")
         self.model_state = tk.StringVar(value="model not loaded yet")
@@ -201,6 +207,7 @@ class AnomalyTab(ToolTab):
         self.rule_selector.configure(values=list(self.rule_labels))
         self.rule_choice.set(RULE_LABELS.get(predictor.threshold_rule, predictor.threshold_rule))
         self.set_threshold(predictor.threshold, final=True)
+        self.save_threshold_button.state(["disabled"])
         if replaced:
             self.rescore()
 
@@ -213,6 +220,7 @@ class AnomalyTab(ToolTab):
             self.with_predictor(name, lambda _predictor: self.rescore())
 
     def _rule_selected(self) -> None:
+        self.save_threshold_button.state(["disabled"])
         if self.predictor is not None:
             self.set_threshold(
                 self.predictor.thresholds[self.rule_labels[self.rule_choice.get()]], final=True
@@ -221,6 +229,20 @@ class AnomalyTab(ToolTab):
     def _threshold_moved(self, threshold: float, final: bool) -> None:
         self.rule_choice.set("(dragged)")
         self.set_threshold(threshold, final)
+        self.save_threshold_button.state(["!disabled"])
+
+    def save_threshold(self) -> None:
+        """Keep the dragged threshold: a new version of the model in use in the user's folder
+        (Models → Roll back returns to the previous one)."""
+        name = self.selected_model_name()
+        try:
+            anomaly.save_threshold(self.app.registry, name, self.threshold)
+        except (WorkbenchError, OSError) as error:
+            self.app.show_error(error)
+            return
+        self.save_threshold_button.state(["disabled"])
+        self.message_text.set(f"Threshold {self.threshold:.3f} saved as a new version of {name}.")
+        self.reload_model(name)
 
     def set_threshold(self, threshold: float, final: bool = True) -> None:
         """Verdicts everywhere follow the threshold; the table and grid update on `final`."""
@@ -348,10 +370,21 @@ class AnomalyTab(ToolTab):
         if prediction.score is None:
             return (Path(prediction.path).name, "", "", prediction.status)
         margin = prediction.score - self.threshold
-        verdict = "anomaly" if self.is_anomalous(prediction) else "normal"
-        if prediction.status == "rejected":
-            verdict = "not a digit"
-        return (Path(prediction.path).name, f"{prediction.score:.3f}", f"{margin:+.3f}", verdict)
+        return (
+            Path(prediction.path).name,
+            f"{prediction.score:.3f}",
+            f"{margin:+.3f}",
+            self.verdict_word(prediction),
+        )
+
+    def verdict_word(self, prediction: anomaly.AnomalyPrediction) -> str:
+        """The same word in the table and the headline: "not a digit" / "digit" for the
+        all-digits model, "anomaly" / "normal" for a model of some digits."""
+        normal_word, anomalous_word = anomaly.verdict_words(self._normal_digits())
+        return anomalous_word if self.is_anomalous(prediction) else normal_word
+
+    def _normal_digits(self) -> tuple[int, ...]:
+        return self.predictor.normal_digits if self.predictor is not None else tuple(range(10))
 
     def _add_prediction(self, prediction: anomaly.AnomalyPrediction) -> None:
         key = prediction.path
@@ -396,13 +429,16 @@ class AnomalyTab(ToolTab):
         self.reconstruction_view.show(Image.fromarray((prediction.reconstruction * 255).astype(np.uint8)))
         self.error_view.show(error_heatmap(prediction.error_map))
         anomalous = self.is_anomalous(prediction)
-        self.verdict_text.set("ANOMALY" if anomalous else "normal")
+        self.verdict_text.set(self.verdict_word(prediction))
         self.verdict_label.configure(foreground="#b03a2e" if anomalous else "#1e8449")
         margin = prediction.score - self.threshold
         side = "above" if margin > 0 else "below"
         detail = f"score {prediction.score:.3f}, threshold {self.threshold:.3f}: {abs(margin):.3f} {side}."
-        if prediction.status == "rejected":
-            detail = prediction.message.removeprefix("anomaly: ")
+        reasons = [
+            item["reason"] for item in prediction.evidence if item["contribution"] is None or anomalous
+        ]
+        if reasons:
+            detail = f"{'; '.join(reasons[:3])}. {detail[0].upper()}{detail[1:]}"
         self.message_text.set(f"{name}: {detail}")
 
     def shown_answer(self) -> dict:
@@ -552,8 +588,10 @@ class AnomalyTab(ToolTab):
             raise ValueError(
                 f"Normal digits: '{values['normal']}' should be distinct digits, e.g. 0123456789 or 3."
             )
+        normal_digits = tuple(sorted(int(character) for character in normal))
         config = anomaly.AnomalyTrainingConfig(
-            normal_digits=tuple(sorted(int(character) for character in normal)),
+            normal_digits=normal_digits,
+            score=anomaly.default_score(normal_digits),
             epochs=values["epochs"],
             latent_dim=values["latent_dim"],
             threshold_rule=values["threshold_rule"],

@@ -176,7 +176,7 @@ class DigitsTab(ToolTab):
             Path(key).name,
             "" if prediction.label is None else prediction.label,
             confidence,
-            prediction.status,
+            "not a digit" if prediction.not_a_digit else prediction.status,
         )
         if self.results.tree.exists(key):
             self.results.update_row(key, row)
@@ -196,7 +196,10 @@ class DigitsTab(ToolTab):
         self.original_view.show(prediction.preview)
         model_input = Image.fromarray(prediction.model_input) if prediction.model_input is not None else None
         self.model_view.show(model_input)
-        if prediction.status in ("ok", "unsure"):
+        if prediction.not_a_digit:
+            self.answer_text.set("not a digit")
+            self.bars.show([(str(label), value) for label, value in prediction.top(3)])
+        elif prediction.status in ("ok", "unsure"):
             self.answer_text.set(
                 str(prediction.label) if prediction.status == "ok" else f"{prediction.label}?"
             )
