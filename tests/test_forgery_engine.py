@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from tests.test_cli import run_cli
-from training import forgery, forgery_data, forgery_training, images, paths
+from training import forgery, forgery_data, forgery_training, images, paths, probability_figures
 
 CASIA = paths.data_dir() / "casia1"
 CASIA_TEST = paths.data_dir() / "casia1_test"
@@ -241,9 +241,11 @@ def test_calibrated_probabilities_mean_what_they_say_on_overconfident_scores():
     true_logits = rng.normal(0, 2, 6000)
     tampered = rng.random(6000) < 1 / (1 + np.exp(-true_logits))
     raw = 1 / (1 + np.exp(-3 * true_logits))
-    before = forgery_training.expected_calibration_error(raw, tampered)
+    before = probability_figures.expected_calibration_error(raw, tampered)
     calibration = forgery_training.fit_calibration(raw[:3000], tampered[:3000])
-    after = forgery_training.expected_calibration_error(calibration.probability(raw[3000:]), tampered[3000:])
+    after = probability_figures.expected_calibration_error(
+        calibration.probability(raw[3000:]), tampered[3000:]
+    )
     assert before["ece"] > 0.08 and after["ece"] < 0.03
     assert sum(row["photos"] for row in after["bins"]) == 3000
     assert calibration.slope == pytest.approx(1 / 3, abs=0.05)

@@ -25,6 +25,7 @@ from training import forgery, forgery_data
 from training.errors import TrainingCancelled
 from training.keras_setup import import_keras
 from training.model_quality import Headline
+from training.probability_figures import expected_calibration_error
 from training.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 BACKBONES = ("blocks", "resnet50")
@@ -431,30 +432,6 @@ def calibrate(raw: np.ndarray, photos) -> forgery.Calibration:
 
 
 LOSSLESS_MIN_AUC = 0.88
-
-
-def expected_calibration_error(calibrated: np.ndarray, tampered: np.ndarray, bins: int = 10) -> dict:
-    """ECE over equal-width bins, and each bin's mean probability, tampered share and count
-    (the reliability diagram)."""
-    calibrated, tampered = np.asarray(calibrated, float), np.asarray(tampered, float)
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(calibrated, edges[1:-1]), 0, bins - 1)
-    rows, error = [], 0.0
-    for number in range(bins):
-        inside = which == number
-        if inside.any():
-            mean, share = float(calibrated[inside].mean()), float(tampered[inside].mean())
-            error += inside.mean() * abs(mean - share)
-            rows.append(
-                {
-                    "low": float(edges[number]),
-                    "high": float(edges[number + 1]),
-                    "mean_probability": mean,
-                    "tampered_share": share,
-                    "photos": int(inside.sum()),
-                }
-            )
-    return {"ece": float(error), "bins": rows}
 
 
 def conclusive_flags(photos, calibrated: np.ndarray, calibration: forgery.Calibration) -> np.ndarray:
