@@ -154,8 +154,18 @@ def test_cli_json_contract_on_bank_marketing():
             "balanced_accuracy",
             "mcc",
             "cv_roc_auc",
+            "ks",
+            "gini",
+            "brier",
+            "ece",
         ):
             assert isinstance(line[key], float), key
+        assert line["gini"] == pytest.approx(2 * line["roc_auc"] - 1)
+    plain, weighted, dummy = lines
+    # Class weights bend the probabilities upward: ranking alike, calibration much worse.
+    assert abs(plain["ks"] - weighted["ks"]) < 0.05
+    assert weighted["ece"] > plain["ece"] + 0.1 and weighted["brier"] > plain["brier"]
+    assert dummy["ks"] == pytest.approx(0.0) and dummy["gini"] == pytest.approx(0.0)
     assert 0.77 < lines[0]["roc_auc"] < 0.82 and abs(lines[0]["roc_auc"] - lines[0]["cv_roc_auc"]) < 0.05
     assert sum(map(sum, lines[0]["confusion_matrix"])) == 8238  # the 20 % test split
 
@@ -188,3 +198,21 @@ def test_saved_model_scores_new_rows_from_the_command_line(mixed_csv, tmp_path):
     (tmp_path / "short.csv").write_text("amount;age\n" + "1;2\n" * 30)
     completed = run_cli("predict", "imbalanced", str(tmp_path / "short.csv"), "--model", "cli-fraud")
     assert completed.returncode == 1 and "lacks column" in completed.stderr
+
+
+def test_ks_is_the_largest_gap_between_the_classes_score_distributions():
+    from scipy import stats
+
+    from training.probability_figures import separation_figures
+
+    generator = np.random.default_rng(0)
+    labels = generator.random(4000) < 0.1
+    probabilities = np.clip(generator.normal(0.3 + 0.2 * labels, 0.15), 0, 1)
+    figures = separation_figures(labels, probabilities)
+    assert figures["ks"] == pytest.approx(
+        stats.ks_2samp(probabilities[labels], probabilities[~labels]).statistic
+    )
+    calibrated = generator.random(20000)
+    outcomes = generator.random(20000) < calibrated
+    assert separation_figures(outcomes, calibrated)["ece"] < 0.02
+    assert separation_figures(outcomes, calibrated**3)["ece"] > 0.15

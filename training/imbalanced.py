@@ -991,11 +991,15 @@ def metrics_at(labels: np.ndarray, probabilities: np.ndarray, threshold: float) 
 
 
 def ranking_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    """ROC and PR AUC, and the figures credit teams read beside them (KS, Gini, Brier, ECE)."""
     from sklearn import metrics
+
+    from training.probability_figures import separation_figures
 
     return {
         "roc_auc": float(metrics.roc_auc_score(labels, probabilities)),
         "pr_auc": float(metrics.average_precision_score(labels, probabilities)),
+        **separation_figures(labels, probabilities),
     }
 
 
@@ -1086,6 +1090,10 @@ class ConfigurationResult:
             "method": self.method,
             "roc_auc": self.ranking["roc_auc"],
             "pr_auc": self.ranking["pr_auc"],
+            "ks": self.ranking["ks"],
+            "gini": self.ranking["gini"],
+            "brier": self.ranking["brier"],
+            "ece": self.ranking["ece"],
             "f1_minority": self.test_metrics["f1_minority"],
             "precision_minority": self.test_metrics["precision_minority"],
             "recall_minority": self.test_metrics["recall_minority"],
