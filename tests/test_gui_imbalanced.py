@@ -91,6 +91,8 @@ def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, t
     with open(tmp_path / "results.csv") as handle:
         exported = list(csv.DictReader(handle))
     assert [row["method"] for row in exported] == ["none", "smote", "none"]
+    # The figures credit teams read travel with the export.
+    assert all(0 <= float(row["ks"]) <= 1 and float(row["ece"]) >= 0 for row in exported)
     with open(tmp_path / "predictions.csv") as handle:
         predictions = list(csv.reader(handle))
     assert len(predictions) == 1 + 400 and predictions[0][0] == "row"
