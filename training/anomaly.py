@@ -69,12 +69,17 @@ class AnomalyTrainingConfig:
             raise ValueError(f"threshold_rule must be one of {THRESHOLD_RULES}, got {self.threshold_rule!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
-        if self.score == "evidence" and tuple(sorted(self.normal_digits)) != tuple(range(10)):
+        if self.score == "evidence" and not is_all_digits(self.normal_digits):
             raise ValueError(
                 "The evidence score answers 'is this a digit?': it needs all ten digits as normal."
             )
         if self.mixture_components < 1:
             raise ValueError(f"mixture_components must be at least 1, got {self.mixture_components}")
+
+
+def is_all_digits(normal_digits) -> bool:
+    """Every digit normal: the model answers "is this a digit?" rather than "is it one of these"."""
+    return tuple(sorted(normal_digits)) == tuple(range(10))
 
 
 def build_autoencoder(architecture: str = "dense-bottleneck", latent_dim: int = 16):
@@ -348,28 +353,24 @@ def fit_score_statistics(
 
 def _standard_terms(autoencoder, statistics: ScoreStatistics, images: np.ndarray):
     """The autoencoder's raw outputs and its terms standardised on the normal training images:
-    (error maps, reconstructions, codes, standard error, standard Mahalanobis distance,
-    standard mixture surprise — None for models saved without a mixture)."""
+    (error maps, reconstructions, codes, standard error, standard mixture surprise — None for
+    models saved without a mixture)."""
     error_maps, reconstructions, codes = _raw_terms(autoencoder, images)
     standard_error = (
         _smoothed_error(error_maps) - statistics.smoothed_error_mean
     ) / statistics.smoothed_error_std
-    distances = _mahalanobis(
-        codes, np.asarray(statistics.latent_mean), np.asarray(statistics.latent_precision)
-    )
-    standard_distance = (distances - statistics.latent_distance_mean) / statistics.latent_distance_std
     standard_surprise = None
     if statistics.mixture_weights:
         standard_surprise = (
             _mixture_surprise(codes, statistics) - statistics.mixture_surprise_mean
         ) / statistics.mixture_surprise_std
-    return error_maps, reconstructions, codes, standard_error, standard_distance, standard_surprise
+    return error_maps, reconstructions, codes, standard_error, standard_surprise
 
 
 def evidence_features(autoencoder, statistics: ScoreStatistics, images: np.ndarray) -> np.ndarray:
     from training import anomaly_evidence
 
-    _maps, _reconstructions, codes, standard_error, _distance, standard_surprise = _standard_terms(
+    _maps, _reconstructions, codes, standard_error, standard_surprise = _standard_terms(
         autoencoder, statistics, images
     )
     return anomaly_evidence.evidence_features(images, standard_error, standard_surprise, codes)
@@ -381,8 +382,8 @@ def score_images(
     """Anomaly scores of 0-255 images (N, 28, 28): higher is more anomalous."""
     from training import anomaly_evidence
 
-    error_maps, reconstructions, codes, standard_error, standard_distance, standard_surprise = (
-        _standard_terms(autoencoder, statistics, images)
+    error_maps, reconstructions, codes, standard_error, standard_surprise = _standard_terms(
+        autoencoder, statistics, images
     )
     if score in ("mixture", "evidence") and standard_surprise is None:
         raise ValueError("This model was saved without a latent mixture; score it with 'combined'.")
@@ -392,6 +393,7 @@ def score_images(
     distances = _mahalanobis(
         codes, np.asarray(statistics.latent_mean), np.asarray(statistics.latent_precision)
     )
+    standard_distance = (distances - statistics.latent_distance_mean) / statistics.latent_distance_std
     evidence = np.zeros((len(images), 0))
     if score == "evidence":
         weights = anomaly_evidence.EvidenceWeights.from_json(statistics.evidence_weights)
@@ -574,7 +576,7 @@ ALL_DIGITS_MODEL = "anomaly-all-digits"
 
 
 def model_name(normal_digits: tuple[int, ...]) -> str:
-    if tuple(sorted(normal_digits)) == tuple(range(10)):
+    if is_all_digits(normal_digits):
         return ALL_DIGITS_MODEL
     return "anomaly-digits-" + "".join(str(digit) for digit in sorted(normal_digits))
 
@@ -647,7 +649,7 @@ def train_and_save(data, config, registry, bundle=False, report=ignore_progress,
 def default_score(normal_digits) -> str:
     """All ten digits normal: the model answers "is this a digit?" for anything dropped, so it
     weighs the evidence with outlier exposure; some digits normal: the mixture score."""
-    return "evidence" if tuple(sorted(normal_digits)) == tuple(range(10)) else "mixture"
+    return "evidence" if is_all_digits(normal_digits) else "mixture"
 
 
 SAVED_RULE = "saved"
@@ -706,11 +708,7 @@ class AnomalyPrediction:
 
 def verdict_words(normal_digits) -> tuple[str, str]:
     """(normal, anomalous): the all-digits model answers "is this a digit?"."""
-    return (
-        ("digit", "not a digit")
-        if tuple(sorted(normal_digits)) == tuple(range(10))
-        else ("normal", "anomaly")
-    )
+    return ("digit", "not a digit") if is_all_digits(normal_digits) else ("normal", "anomaly")
 
 
 def evidence_list(evidence_row: np.ndarray) -> list[dict]:
@@ -723,6 +721,11 @@ def evidence_list(evidence_row: np.ndarray) -> list[dict]:
     return [
         {"reason": reason, "contribution": round(value, 3)} for value, reason in sorted(pushes, reverse=True)
     ]
+
+
+def _top_reasons(evidence: list[dict]) -> str:
+    """The two largest reasons, as the message names them."""
+    return ", ".join(item["reason"] for item in evidence[:2])
 
 
 def whole_image_input(gray: np.ndarray) -> np.ndarray:
@@ -815,15 +818,16 @@ class AnomalyPredictor:
 
     def judge_prepared(self, prepared) -> tuple[bool, str]:
         """The Digits tool's gate: is a digit prepared by `digits.prepare_digit` flagged, and
-        why, in words. Judged on the copy this model's score was fitted on."""
-        pixels = prepared.as_drawn if self.score_name == "evidence" else prepared.pixels
-        scored = self.score_pixels(pixels[None])
+        why, in words."""
+        scored = self.score_pixels(self._judged_copy(prepared)[None])
         score = float(scored.scores[0])
-        reasons = (
-            [item["reason"] for item in evidence_list(scored.evidence[0])[:2]] if scored.evidence.size else []
-        )
-        why = ", ".join(reasons) or "it does not look like a digit"
+        why = _top_reasons(evidence_list(scored.evidence[0])) or "it does not look like a digit"
         return score > self.threshold, f"{why} (anomaly score {score:.2f} > threshold {self.threshold:.2f})"
+
+    def _judged_copy(self, prepared) -> np.ndarray:
+        """The copy of a prepared digit this model's score was fitted on: as drawn for the
+        evidence score, stroke-normalised for the others."""
+        return prepared.as_drawn if self.score_name == "evidence" else prepared.pixels
 
     @property
     def verdict_words(self) -> tuple[str, str]:
@@ -839,28 +843,7 @@ class AnomalyPredictor:
         except WorkbenchError as error:
             return [AnomalyPrediction(str(path), "error", str(error))]
         scored = self.score_batch(pixels)
-        normal_word, anomalous_word = self.verdict_words
-        answers = []
-        for row, score in enumerate(scored.scores):
-            margin = float(score) - self.threshold
-            evidence = evidence_list(scored.evidence[row]) if scored.evidence.size else []
-            answers.append(
-                AnomalyPrediction(
-                    f"{path}[{row}]",
-                    "ok",
-                    f"{anomalous_word if margin > 0 else normal_word}: score {score:.2f}, "
-                    f"{abs(margin):.2f} {'above' if margin > 0 else 'below'} the threshold",
-                    float(score),
-                    self.threshold,
-                    bool(margin > 0),
-                    pixels[row],
-                    scored.reconstructions[row],
-                    scored.error_maps[row],
-                    evidence,
-                    anomalous_word if margin > 0 else normal_word,
-                )
-            )
-        return answers
+        return [self._answer(f"{path}[{row}]", pixels[row], scored, row) for row in range(len(pixels))]
 
     def predict_file(self, path) -> AnomalyPrediction:
         """Read any image and score it as dropped.
@@ -877,21 +860,28 @@ class AnomalyPredictor:
             gray = images.to_grayscale(images.open_image(path, draft_size=(DECODE_SIDE, DECODE_SIDE)))
         except WorkbenchError as error:
             return AnomalyPrediction(str(path), "error", images.name_once(path, str(error)))
-        normal_word, anomalous_word = self.verdict_words
         rejected_reason = None
         if looks_like_mnist(gray):
             pixels = (np.clip(gray, 0, 1) * 255).round().astype(np.uint8)
         else:
             prepared = prepare_digit(gray)
             rejected_reason = prepared.rejected_reason
-            if prepared.pixels is None:
-                pixels = whole_image_input(gray)
-            else:
-                pixels = prepared.as_drawn if self.score_name == "evidence" else prepared.pixels
-        scored = self.score_pixels(pixels[None])
-        score = float(scored.scores[0])
+            pixels = whole_image_input(gray) if prepared.pixels is None else self._judged_copy(prepared)
+        return self._answer(str(path), pixels, self.score_pixels(pixels[None]), 0, rejected_reason)
+
+    def _answer(
+        self,
+        path: str,
+        pixels: np.ndarray,
+        scored: ScoredImages,
+        row: int,
+        rejected_reason: str | None = None,
+    ) -> AnomalyPrediction:
+        """Row `row` of `scored` as the table, the headline and the JSON say it."""
+        normal_word, anomalous_word = self.verdict_words
+        score = float(scored.scores[row])
         margin = score - self.threshold
-        evidence = evidence_list(scored.evidence[0]) if scored.evidence.size else []
+        evidence = evidence_list(scored.evidence[row])
         if rejected_reason is not None:
             # Nothing digit-shaped could be isolated, so whatever the whole image scores, it is
             # not a normal digit; the score is still given for the histogram.
@@ -901,21 +891,21 @@ class AnomalyPredictor:
         else:
             status, anomalous = "ok", margin > 0
             side = "above" if margin > 0 else "below"
-            why = f" — {', '.join(item['reason'] for item in evidence[:2])}" if anomalous and evidence else ""
+            why = f" — {_top_reasons(evidence)}" if anomalous and evidence else ""
             message = (
                 f"{anomalous_word if anomalous else normal_word}{why}: score {score:.2f}, "
                 f"{abs(margin):.2f} {side} the threshold"
             )
         return AnomalyPrediction(
-            str(path),
+            path,
             status,
             message,
             score,
             self.threshold,
             bool(anomalous),
             pixels,
-            scored.reconstructions[0],
-            scored.error_maps[0],
+            scored.reconstructions[row],
+            scored.error_maps[row],
             evidence,
             anomalous_word if anomalous else normal_word,
         )
