@@ -152,6 +152,18 @@ def test_predict_anomaly_takes_npz_arrays_and_says_why(mnist, tmp_path):
     assert (digit["anomaly"], digit["verdict"]) == (False, "digit")
     assert (filled["anomaly"], filled["verdict"]) == (True, "not a digit")
     assert filled["evidence"] and filled["evidence"][0]["contribution"] > 0
+    table = subprocess.run(
+        [sys.executable, "-m", "training", "predict", "anomaly", str(arrays)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Without --json: the verdict column, then the message, both in the JSON's word.
+    digit_row, filled_row = (line.split(maxsplit=3)[3] for line in table.stdout.splitlines()[1:])
+    assert digit_row.startswith("digit ") and filled_row.startswith("not a digit not a digit — "), (
+        table.stdout
+    )
 
 
 def test_a_saved_threshold_is_a_new_user_version_that_rolls_back(tmp_path):

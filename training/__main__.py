@@ -416,9 +416,7 @@ def digits_row(prediction) -> tuple[str, str, str]:
 
 
 def anomaly_row(prediction) -> tuple[str, str, str]:
-    verdict = (
-        prediction.status if prediction.anomaly is None else prediction.message.split(":")[0].split(" — ")[0]
-    )
+    verdict = prediction.verdict or prediction.status
     score = "" if prediction.score is None else f"{prediction.score:.3f}"
     threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
     return (score, threshold, verdict)
