@@ -80,6 +80,8 @@ def shape_descriptors(pixels: np.ndarray) -> np.ndarray:
     from scipy import ndimage
     from skimage.morphology import convex_hull_image
 
+    from training.digits import stroke_width_fraction
+
     descriptors = np.zeros((len(pixels), 5))
     for index, image in enumerate(pixels):
         ink = image > 127
@@ -87,22 +89,18 @@ def shape_descriptors(pixels: np.ndarray) -> np.ndarray:
         if total == 0:
             continue
         rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-        height, width = rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
-        inner = ndimage.distance_transform_edt(ink)
-        labels, count = ndimage.label(ink, structure=np.ones((3, 3)))
-        sizes = np.bincount(labels.ravel())[1:]
-        background, background_count = ndimage.label(~np.pad(ink, 1))
+        box = (rows[-1] - rows[0] + 1) * (columns[-1] - columns[0] + 1)
+        parts, _count = ndimage.label(ink, structure=np.ones((3, 3)))
+        part_sizes = np.bincount(parts.ravel())[1:]
+        background, _count = ndimage.label(~np.pad(ink, 1))
         background_sizes = np.bincount(background.ravel())[1:]
-        outside = background[0, 0]
-        holes = sum(
-            1 for label, size in enumerate(background_sizes, start=1) if label != outside and size >= 2
-        )
+        background_sizes[background[0, 0] - 1] = 0  # the outside is not a hole
         descriptors[index] = (
-            total / (height * width),
-            4.0 * inner[ink].mean() / max(height, width),
+            total / box,
+            stroke_width_fraction(ink.astype(np.float32)),
             total / max(convex_hull_image(ink).sum(), 1),
-            int((sizes >= 0.05 * total).sum()),
-            holes,
+            int((part_sizes >= 0.05 * total).sum()),
+            int((background_sizes >= 2).sum()),
         )
     return descriptors
 
