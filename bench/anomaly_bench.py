@@ -32,7 +32,7 @@ def main() -> None:
     os.environ.setdefault("FINTECH_USER_DIR", tempfile.mkdtemp())
     from desktop_app.app import WorkbenchApp, create_root
     from desktop_app.automation import simulate_drop, wait_until
-    from training import paths
+    from training.core import paths
 
     samples = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
     root = create_root()

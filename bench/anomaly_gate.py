@@ -28,7 +28,8 @@ from bench.user_digits import generate_user_digits
 def main() -> None:
     from sklearn.metrics import roc_auc_score
 
-    from training import anomaly, datasets, digits, paths
+    from training import anomaly, digits
+    from training.core import datasets, paths
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

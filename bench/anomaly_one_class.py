@@ -24,7 +24,8 @@ REFERENCE_AUROC = [0.782, 0.997, 0.633, 0.665, 0.717, 0.631, 0.691, 0.851, 0.422
 
 
 def main() -> None:
-    from training import anomaly, datasets
+    from training import anomaly
+    from training.core import datasets
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

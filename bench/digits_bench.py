@@ -87,7 +87,7 @@ def gui_latency(samples: list[Path], repetitions: int) -> dict:
 MODEL_LOAD_SCRIPT = """
 import json, time
 started = time.perf_counter()
-from training.keras_setup import import_keras
+from training.core.keras_io import import_keras
 import_keras()
 timings = {"import TensorFlow + Keras (cold process)": time.perf_counter() - started}
 from training.digits import DigitsPredictor
@@ -111,7 +111,8 @@ def model_load_seconds() -> dict[str, float]:
 
 def accuracy_rows(user_digit_count: int) -> tuple[list[list], dict]:
     from bench.user_digits import accuracy_by_style, generate_user_digits
-    from training import datasets, digits
+    from training import digits
+    from training.core import datasets
 
     data = datasets.load_mnist()
     rows, by_style = [], {}
@@ -147,7 +148,7 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=20)
     parser.add_argument("--user-digits", type=int, default=500)
     arguments = parser.parse_args()
-    from training import paths
+    from training.core import paths
 
     samples = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from training import forgery_data, forgery_training, paths
+from training import forgery
+from training.core import paths
+from training.forgery import data as forgery_data
 
 CUMULATIVE = (
     "none",
@@ -27,7 +29,7 @@ def additions(text: str) -> tuple[str, ...]:
     return () if text == "none" else tuple(text.split(","))
 
 
-def row(name: str, trained: forgery_training.TrainedForgeryModel) -> str:
+def row(name: str, trained: forgery.TrainedForgeryModel) -> str:
     validation = trained.validation.overall
     matched = trained.validation.quality_matched
     held_out = trained.generalisation.extra["by_condition"]
@@ -59,8 +61,8 @@ def main(argv=None) -> int:
     )
     print("|---" * (8 + len(forgery_data.BAND_NAMES)) + "|")
     for run in args.runs:
-        config = forgery_training.ForgeryTrainingConfig(recipe_additions=additions(run), seed=args.seed)
-        trained = forgery_training.train(data / "casia1", config, extra_photos_directory=data / "bsds500")
+        config = forgery.ForgeryTrainingConfig(recipe_additions=additions(run), seed=args.seed)
+        trained = forgery.train(data / "casia1", config, extra_photos_directory=data / "bsds500")
         print(row(run, trained), flush=True)
     return 0
 

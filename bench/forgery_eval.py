@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training import forgery, forgery_data, forgery_training, paths
-from training.keras_setup import load_verified_model
-from training.registry import ModelRegistry
+from training import forgery
+from training.core import paths
+from training.core.keras_io import load_verified_model
+from training.core.registry import ModelRegistry
+from training.forgery import data as forgery_data
 
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples" / "photos"
 
@@ -36,10 +38,10 @@ def generalisation_photos(
     final save, which the training recipe leaves out."""
     settings = record["hyper_parameters"]
     extra = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
-    recipe, pairs = forgery_data.TRAINING_RECIPE, forgery_training.GENERALISATION_PAIRS
+    recipe, pairs = forgery_data.TRAINING_RECIPE, forgery.GENERALISATION_PAIRS
     if stress:
         recipe, pairs = replace(recipe, resize_after_edit_share=1.0), STRESS_PAIRS
-    return forgery_training.write_generalisation_set(
+    return forgery.write_generalisation_set(
         extra, settings["held_out_photo_fraction"], settings["seed"], scratch, recipe, pairs
     )
 
@@ -64,7 +66,7 @@ def shortcut_auc(photos) -> float:
     return float(max(auc, 1 - auc))
 
 
-def casia_row(name: str, evaluation: forgery_training.Evaluation) -> str:
+def casia_row(name: str, evaluation: forgery.Evaluation) -> str:
     overall, matched = evaluation.overall, evaluation.quality_matched
     cells = [
         f"{overall.get('roc_auc', float('nan')):.4f}",
@@ -137,12 +139,10 @@ def main(argv=None) -> int:
     )
     print("|---|---|---|---|---|---|---|")
     casia_test = forgery_data.list_photos(test_dir)
-    print(
-        casia_row("casia1_test", forgery_training.evaluate_on_folder(model, test_dir, calibration, backbone))
-    )
+    print(casia_row("casia1_test", forgery.evaluate_on_folder(model, test_dir, calibration, backbone)))
     with tempfile.TemporaryDirectory() as scratch:
         photos = generalisation_photos(entry.record, Path(scratch) / "held-out")
-        evaluation = forgery_training.evaluate_generalisation(model, backbone, photos, calibration)
+        evaluation = forgery.evaluate_generalisation(model, backbone, photos, calibration)
         print(casia_row("held-out set (all bands)", evaluation))
         by_condition = evaluation.extra["by_condition"]
         condition_table("Held-out set by final save (both classes saved alike)", by_condition["band"])
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
             plot_reliability(reliability, args.plot, f"{args.model}: held-out set")
             print(f"\nreliability diagram written to {args.plot}")
         stress = generalisation_photos(entry.record, Path(scratch) / "stress", stress=True)
-        stress_evaluation = forgery_training.evaluate_generalisation(model, backbone, stress, calibration)
+        stress_evaluation = forgery.evaluate_generalisation(model, backbone, stress, calibration)
         condition_table(
             "Stress test, outside the training recipe: the same kind of pairs resized between the edit and "
             "the final save",
@@ -171,9 +171,9 @@ def main(argv=None) -> int:
             | {"all": stress_evaluation.extra["by_condition"]["all"]},
         )
         others = authentic_with_other_histories(entry.record, Path(scratch) / "authentic")
-        raw, _ = forgery_training.score_photos(model, backbone, others)
+        raw, _ = forgery.score_photos(model, backbone, others)
         calibrated = calibration.probability(raw)
-        conclusive = forgery_training.conclusive_flags(others, calibrated, calibration)
+        conclusive = forgery.conclusive_flags(others, calibrated, calibration)
         print("\nUntampered held-out photos with other histories (final save from the training recipe)\n")
         print("| history | photos | false alarms | inconclusive | false alarms (conclusive) |")
         print("|---|---|---|---|---|")

@@ -71,7 +71,8 @@ def step_breakdown(path: Path, predictor) -> list[tuple[str, float]]:
     from PIL import Image
 
     from desktop_app.tabs import forgery as tab_module
-    from training import forgery, images
+    from training import forgery
+    from training.core import images
 
     runs: dict[str, list[float]] = {}
 
@@ -103,7 +104,7 @@ def main() -> None:
     parser.add_argument("--drops", type=int, default=5)
     arguments = parser.parse_args()
     os.environ.setdefault("FINTECH_USER_DIR", tempfile.mkdtemp())
-    from training.allocator import reuse_freed_memory
+    from training.core.allocator import reuse_freed_memory
 
     allocator = "one arena, freed memory reused" if reuse_freed_memory() else "the platform's default"
     from desktop_app.app import WorkbenchApp, create_root

@@ -30,7 +30,8 @@ def main() -> None:
     os.environ.setdefault("FINTECH_USER_DIR", tempfile.mkdtemp())
     from desktop_app.app import WorkbenchApp, create_root
     from desktop_app.automation import simulate_drop, wait_until
-    from training import imbalanced, paths
+    from training import imbalanced
+    from training.core import paths
 
     csv_path = arguments.csv or paths.data_dir() / imbalanced.DEFAULT_CSV
     root = create_root()

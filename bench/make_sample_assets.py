@@ -11,7 +11,7 @@ import numpy as np
 import pandas
 
 from bench.user_digits import HAND_DRAWN, render_user_digit
-from training import paths
+from training.core import paths
 
 SAMPLE_STYLES = ("DejaVuSans.ttf", HAND_DRAWN)
 

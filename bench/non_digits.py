@@ -7,7 +7,7 @@ Seven kinds, each in two styles:
   saved; "photo" — dark on light paper at 150–600 px, off-centre, with lighting, noise,
   blur, saved as PNG or JPEG.
 
-Made by another procedure than the model's outlier exposure (`training.anomaly_evidence`),
+Made by another procedure than the model's outlier exposure (`training.anomaly.evidence`),
 so the benchmark does not measure how well the model learned one generator: letters and
 symbols come from the STIX and Computer Modern fonts (the model's come from DejaVu) and
 include glyphs it never saw, shapes are drawn with matplotlib's Agg rasteriser (the model's
@@ -341,6 +341,6 @@ if __name__ == "__main__":
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/non_digits")
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    from training import paths
+    from training.core import paths
 
     print(len(generate_non_digits(out, paths.data_dir() / "bsds500", count)), "written to", out)

@@ -26,7 +26,7 @@ def show_digits(app, root) -> None:
 
 def show_anomaly(app, root) -> None:
     from desktop_app.automation import simulate_drop, wait_until
-    from training import paths
+    from training.core import paths
 
     tab = app.tabs[1]
     app.notebook.select(tab)
@@ -42,7 +42,8 @@ def show_anomaly(app, root) -> None:
 
 def show_imbalanced(app, root) -> None:
     from desktop_app.automation import simulate_drop, wait_until
-    from training import imbalanced, paths
+    from training import imbalanced
+    from training.core import paths
 
     tab = app.tabs[2]
     app.notebook.select(tab)
@@ -78,7 +79,7 @@ def show_forgery(app, root) -> None:
 
 
 def digit_samples():
-    from training import paths
+    from training.core import paths
 
     return sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
 
@@ -94,7 +95,7 @@ SCENES = {
 def main() -> None:
     os.environ.setdefault("FINTECH_USER_DIR", tempfile.mkdtemp())
     from desktop_app.app import WorkbenchApp, create_root
-    from training import paths
+    from training.core import paths
 
     for name in sys.argv[1:] or list(SCENES):
         root = create_root()

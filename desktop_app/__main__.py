@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         "display) and exit with status 1 on any failure",
     )
     arguments = parser.parse_args(argv)
-    from training.allocator import reuse_freed_memory
+    from training.core.allocator import reuse_freed_memory
 
     reuse_freed_memory()
     if arguments.self_test:

@@ -10,9 +10,9 @@ from tkinter import filedialog, ttk
 
 from desktop_app.jobs import JobRunner
 from desktop_app.widgets.messages import MessageWindow
-from training import paths
-from training.errors import WorkbenchError
-from training.registry import ModelRegistry
+from training.core import paths
+from training.core.errors import WorkbenchError
+from training.core.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 TITLE = "Fintech ML Workbench"
@@ -120,6 +120,14 @@ class WorkbenchApp:
         self.root.bind_all("<Control-o>", lambda _event: self.open_files())
         self.root.bind_all("<Control-q>", lambda _event: self.quit())
         return menu
+
+    def tab(self, title: str):
+        """The tab titled `title` ("Digits", "Anomaly", "Imbalanced", "Forgery"): callers find
+        tabs by name, never by their place in the notebook."""
+        for tab in self.tabs:
+            if tab.title == title:
+                return tab
+        raise KeyError(f"no tab titled {title!r}; the tabs are {[tab.title for tab in self.tabs]}")
 
     @property
     def current_tab(self):

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from training.errors import TrainingCancelled, WorkbenchError
-from training.progress import CancelToken, Progress
+from training.core.errors import TrainingCancelled, WorkbenchError
+from training.core.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import pickle
 import queue
 import traceback
 
-from training.errors import TrainingCancelled, WorkbenchError
+from training.core.errors import TrainingCancelled, WorkbenchError
 
 POLL_SECONDS = 0.1
 

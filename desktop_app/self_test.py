@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from training import paths
+from training.core import paths
 
 SAMPLE_TABLE = Path("samples") / "tables" / "transactions.csv"
 SAMPLE_PHOTOS = ("authentic.jpg", "tampered.jpg", "screenshot.png")
@@ -28,7 +28,7 @@ def digit_samples() -> list[tuple[Path, int]]:
 
 
 def check_models() -> str:
-    from training.registry import ModelRegistry
+    from training.core.registry import ModelRegistry
 
     registry = ModelRegistry()
     names = sorted(registry.bundled_manifest()["models"])
@@ -123,7 +123,9 @@ def check_window() -> str:
     root = app.root
     try:
         root.update()
-        digits_tab, anomaly_tab, imbalanced_tab, forgery_tab = app.tabs[:4]
+        digits_tab, anomaly_tab, imbalanced_tab, forgery_tab = (
+            app.tab(title) for title in ("Digits", "Anomaly", "Imbalanced", "Forgery")
+        )
         sample, label = digit_samples()[7]
         app.notebook.select(digits_tab)
         simulate_drop(digits_tab.drop_zone.area, [sample])
@@ -175,12 +177,12 @@ def retrain_from_the_menu(app) -> str:
     the installed models must not change. It is in use unless it scored clearly worse than
     the bundled model, in which case the bundled one must stay in use."""
     from desktop_app.automation import invoke_menu, wait_until
-    from training.datasets import sha256_file
+    from training.core.datasets import sha256_file
 
     bundled_manifest = paths.bundled_models_dir() / "manifest.json"
     before = sha256_file(bundled_manifest)
     invoke_menu(app, "Models", "Retrain Anomaly…")
-    dialog = app.tabs[1].retrain_dialog
+    dialog = app.tab("Anomaly").retrain_dialog
     for key, value in {"normal": "7", "epochs": "1", "subset": "300"}.items():
         dialog.variables[key].set(value)
     dialog.start_button.invoke()

@@ -19,14 +19,14 @@ os.environ.setdefault("FINTECH_DATA_DIR", str(REPO_ROOT.parent / "shared" / "dat
 @pytest.fixture(scope="session")
 def mnist():
     """The real MNIST. Missing data fails the run loudly: it is never skipped."""
-    from training.datasets import load_mnist
+    from training.core.datasets import load_mnist
 
     return load_mnist()
 
 
 @pytest.fixture(scope="session")
 def registry():
-    from training.registry import ModelRegistry
+    from training.core.registry import ModelRegistry
 
     return ModelRegistry()
 

@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 
 from training import anomaly
-from training.errors import DatasetInvalidError, TrainingCancelled
-from training.progress import CancelToken
-from training.registry import ModelRegistry
+from training.anomaly import scoring
+from training.core.errors import DatasetInvalidError, TrainingCancelled
+from training.core.progress import CancelToken
+from training.core.registry import ModelRegistry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +73,7 @@ def test_latent_mixture_likelihood_matches_scikit_learn():
         mixture.precisions_cholesky_.tolist(),
     )
     probes = generator.normal(3, 3, (50, 4))
-    assert np.allclose(anomaly._mixture_surprise(probes, statistics), -mixture.score_samples(probes))
+    assert np.allclose(scoring._mixture_surprise(probes, statistics), -mixture.score_samples(probes))
 
 
 def test_the_gap_between_latent_clusters_is_more_surprising_than_either_cluster(one_class_model):
@@ -83,8 +84,8 @@ def test_the_gap_between_latent_clusters_is_more_surprising_than_either_cluster(
     heaviest = np.argsort(statistics.mixture_weights)[-2:]
     between = means[heaviest].mean(axis=0, keepdims=True)
     assert (
-        anomaly._mixture_surprise(between, statistics)[0]
-        > anomaly._mixture_surprise(means[heaviest], statistics).max()
+        scoring._mixture_surprise(between, statistics)[0]
+        > scoring._mixture_surprise(means[heaviest], statistics).max()
     )
 
 

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import REPO_ROOT
-from training import anomaly, anomaly_evidence, digits
+from training import anomaly, digits
+from training.anomaly import evidence as anomaly_evidence
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,7 @@ def test_predict_anomaly_takes_npz_arrays_and_says_why(mnist, tmp_path):
 
 
 def test_a_saved_threshold_is_a_new_user_version_that_rolls_back(tmp_path):
-    from training.registry import ModelRegistry
+    from training.core.registry import ModelRegistry
 
     registry = ModelRegistry(user_dir=tmp_path / "user")
     bundled = registry.entry(anomaly.ALL_DIGITS_MODEL)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from training import datasets, paths
-from training.errors import DatasetInvalidError, DatasetMissingError, ModelIntegrityError
-from training.registry import ModelRegistry
+from training.core import datasets, paths
+from training.core.errors import DatasetInvalidError, DatasetMissingError, ModelIntegrityError
+from training.core.registry import ModelRegistry
 
 
 def test_data_dir_flag_beats_environment_beats_shared(monkeypatch, tmp_path):
@@ -64,7 +64,7 @@ def two_dirs(tmp_path):
     bundled.mkdir()
     model = bundled / "tool-model.keras"
     model.write_bytes(b"bundled weights")
-    from training.registry import record_bundled_model
+    from training.core.registry import record_bundled_model
 
     record_bundled_model(bundled, "tool-model", model, {"metrics": {"accuracy": 0.5}})
     return ModelRegistry(bundled, tmp_path / "user"), tmp_path

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from training import digits, images
-from training.errors import ImageReadError
+from training import digits
+from training.core import images
+from training.core.errors import ImageReadError
 
 FONT = str(__import__("pathlib").Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf")
 

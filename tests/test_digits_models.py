@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from training import digits
-from training.errors import TrainingCancelled
-from training.progress import CancelToken
+from training.core import keras_io
+from training.core.errors import TrainingCancelled
+from training.core.progress import CancelToken
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_per_class_report_is_consistent(evaluations):
 
 
 def test_rotated_test_set_is_seeded_and_really_rotated(mnist):
-    from training import augment
+    from training.digits import augment
 
     first, angles = augment.rotated_copy(mnist.x_test[:50], 90, digits.ROTATED_TEST_SEED)
     second, _ = augment.rotated_copy(mnist.x_test[:50], 90, digits.ROTATED_TEST_SEED)
@@ -73,7 +74,7 @@ def test_training_is_deterministic_given_a_seed(mnist):
     config = digits.DigitsTrainingConfig.defaults_for("mlp", epochs=1, subset=2000, seed=9)
     first = digits.train(mnist, config)
     second = digits.train(mnist, config)
-    assert digits.weights_fingerprint(first.model) == digits.weights_fingerprint(second.model)
+    assert keras_io.weights_fingerprint(first.model) == keras_io.weights_fingerprint(second.model)
 
 
 def test_cancel_stops_training(mnist):

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training import forgery, images, paths
+from training import forgery
+from training.core import images, paths
+from training.forgery import ela
 
 PHOTOS = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
 
@@ -195,7 +197,7 @@ def test_the_preview_and_the_classifier_share_one_resave_and_see_what_they_would
     made = []
     original = forgery.resaved_pixels
     monkeypatch.setattr(
-        forgery, "resaved_pixels", lambda picture, quality: made.append(quality) or original(picture, quality)
+        ela, "resaved_pixels", lambda picture, quality: made.append(quality) or original(picture, quality)
     )
     resaves = forgery.SharedResaves(image)
     with ThreadPoolExecutor(2) as pool:

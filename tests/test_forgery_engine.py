@@ -11,7 +11,9 @@ import pytest
 from PIL import Image, ImageFilter
 
 from tests.test_cli import run_cli
-from training import forgery, forgery_data, forgery_training, images, paths, probability_figures
+from training import forgery
+from training.core import images, paths, probability_figures
+from training.forgery import data as forgery_data
 
 CASIA = paths.data_dir() / "casia1"
 CASIA_TEST = paths.data_dir() / "casia1_test"
@@ -121,7 +123,7 @@ def test_bundled_model_sees_tampering_where_file_quality_says_nothing():
     for photo, verdict in zip(matched, verdicts, strict=True):
         if photo.mask is not None:
             mask = forgery_data.read_mask(photo.mask, (verdict.facts.width, verdict.facts.height))
-            pixel_aucs.append(forgery_training.pixel_auc(verdict.block_map, mask))
+            pixel_aucs.append(forgery.pixel_auc(verdict.block_map, mask))
     assert np.mean([auc for auc in pixel_aucs if auc is not None]) > 0.8
 
 
@@ -168,7 +170,7 @@ def test_balanced_block_loss_does_not_let_the_untouched_rest_outweigh_a_small_re
 
     def loss(kind, probabilities):
         return np.asarray(
-            forgery_training.block_loss_per_photo(
+            forgery.block_loss_per_photo(
                 tensorflow.constant(targets), tensorflow.constant(probabilities), kind
             )
         )
@@ -182,7 +184,7 @@ def test_balanced_block_loss_does_not_let_the_untouched_rest_outweigh_a_small_re
 
 def test_own_image_evidence_is_a_second_map_that_leaves_the_heatmap_alone():
     features = np.random.default_rng(0).normal(size=(1, 12, 16, 26)).astype(np.float32)
-    model, training_model = forgery_training.build_block_network(26, own_evidence=True)
+    model, training_model = forgery.build_block_network(26, own_evidence=True)
     image_before, heatmap_before = model.predict_on_batch(features)
     _, _, evidence_before = training_model.predict_on_batch(features)
     evidence = model.get_layer("evidence_logits")
@@ -194,11 +196,11 @@ def test_own_image_evidence_is_a_second_map_that_leaves_the_heatmap_alone():
     _, _, evidence_after = training_model.predict_on_batch(features)  # the same layers
     assert evidence_after.shape == (1, 12, 16, 1) and (evidence_after > evidence_before).all()
 
-    shared_model, _ = forgery_training.build_block_network(26)
+    shared_model, _ = forgery.build_block_network(26)
     with pytest.raises(ValueError):
         shared_model.get_layer("evidence_logits")
     with pytest.raises(ValueError, match="image_evidence"):
-        forgery_training.ForgeryTrainingConfig(image_evidence="global")
+        forgery.ForgeryTrainingConfig(image_evidence="global")
 
 
 def logistic_scores(rng, logit_mean: float, count: int) -> np.ndarray:
@@ -219,7 +221,7 @@ def test_the_threshold_is_where_calibrated_odds_are_even_whatever_the_class_size
         [logistic_scores(rng, authentic_logit, authentic_count), logistic_scores(rng, tampered_logit, 400)]
     )
     tampered = np.arange(len(probabilities)) >= authentic_count
-    calibration = forgery_training.fit_calibration(probabilities, tampered)
+    calibration = forgery.fit_calibration(probabilities, tampered)
     threshold = calibration.raw_threshold
     assert np.log(threshold / (1 - threshold)) == pytest.approx(expected_logit, abs=0.25)
     assert calibration.probability(threshold) == pytest.approx(0.5)
@@ -227,10 +229,8 @@ def test_the_threshold_is_where_calibrated_odds_are_even_whatever_the_class_size
 
 def test_calibration_needs_both_classes_and_decides_nothing_on_scores_that_fall_with_tampering():
     with pytest.raises(ValueError, match="both classes"):
-        forgery_training.fit_calibration(np.array([0.2, 0.7]), np.array([True, True]))
-    backwards = forgery_training.fit_calibration(
-        np.array([0.9, 0.8, 0.2, 0.1]), np.array([False, False, True, True])
-    )
+        forgery.fit_calibration(np.array([0.2, 0.7]), np.array([True, True]))
+    backwards = forgery.fit_calibration(np.array([0.9, 0.8, 0.2, 0.1]), np.array([False, False, True, True]))
     assert backwards.undecided == (0.0, 1.0)
 
 
@@ -242,7 +242,7 @@ def test_calibrated_probabilities_mean_what_they_say_on_overconfident_scores():
     tampered = rng.random(6000) < 1 / (1 + np.exp(-true_logits))
     raw = 1 / (1 + np.exp(-3 * true_logits))
     before = probability_figures.expected_calibration_error(raw, tampered)
-    calibration = forgery_training.fit_calibration(raw[:3000], tampered[:3000])
+    calibration = forgery.fit_calibration(raw[:3000], tampered[:3000])
     after = probability_figures.expected_calibration_error(
         calibration.probability(raw[3000:]), tampered[3000:]
     )
@@ -255,11 +255,11 @@ def test_the_undecided_band_is_as_narrow_as_the_errors_allow_and_never_too_wide(
     rng = np.random.default_rng(2)
     tampered = rng.random(4000) < 0.5
     clean = np.where(tampered, rng.uniform(0.6, 1.0, 4000), rng.uniform(0.0, 0.4, 4000))
-    assert forgery_training.choose_undecided(clean, tampered) == (0.5, 0.5)
+    assert forgery.choose_undecided(clean, tampered) == (0.5, 0.5)
     noisy = np.where(tampered, rng.beta(3, 2, 4000), rng.beta(2, 3, 4000))
-    low, high = forgery_training.choose_undecided(noisy, tampered)
+    low, high = forgery.choose_undecided(noisy, tampered)
     assert low < 0.5 < high
-    assert ((noisy > low) & (noisy < high)).mean() <= forgery_training.MAX_UNDECIDED_SHARE
+    assert ((noisy > low) & (noisy < high)).mean() <= forgery.MAX_UNDECIDED_SHARE
 
 
 def facts(**changes) -> forgery.PhotoFacts:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
-from training import paths
+from training.core import paths
 
 SAMPLES = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
 PHOTOS = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))[:3]

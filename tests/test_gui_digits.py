@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
-from training import paths
+from training.core import paths
 
 SAMPLES = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
 
@@ -189,7 +189,7 @@ def test_a_retrain_that_holds_up_is_put_in_use_and_says_so(gui, monkeypatch):
     """The success path, fast: a 'retrain' whose test accuracy ties the bundled model's (the
     bundled weights under a new record) goes in use, is said to be, and is swapped in."""
     from training import digits
-    from training.model_quality import publish_checked
+    from training.core.model_quality import publish_checked
 
     tab = digits_tab(gui)
     registry = gui.registry

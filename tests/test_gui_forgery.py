@@ -12,7 +12,7 @@ from PIL import Image
 from bench.make_sample_assets import render_photo, splice
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
 from desktop_app.tabs import forgery as forgery_tab
-from training import paths
+from training.core import paths
 
 CASIA_TEST = paths.data_dir() / "casia1_test"
 AUTHENTIC = sorted((CASIA_TEST / "Au").glob("*.jpg"))[:3]

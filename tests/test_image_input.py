@@ -19,8 +19,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from training import __main__ as cli
-from training import digits, forgery, images, paths
-from training.errors import ImageReadError
+from training import digits
+from training.core import images, paths
+from training.core.errors import ImageReadError
+from training.forgery import ela
 
 SAMPLES = paths.assets_dir() / "samples"
 DIGIT_SEVEN = SAMPLES / "digits" / "digit_7.png"
@@ -394,13 +396,13 @@ def test_forgery_resaves_share_pixels_and_give_the_same_bytes():
     for quality in (50, 90):
         buffer = io.BytesIO()
         photo.copy().save(buffer, "JPEG", quality=quality)
-        assert forgery._jpeg_bytes(photo, quality) == buffer.getvalue()
+        assert ela._jpeg_bytes(photo, quality) == buffer.getvalue()
 
 
 def test_transparent_margins_around_a_digit_on_paper_stay_paper(tmp_path):
     from PIL import Image, ImageDraw
 
-    from training.images import to_grayscale
+    from training.core.images import to_grayscale
 
     sheet = Image.new("LA", (120, 160), (255, 255))
     ImageDraw.Draw(sheet).text((20, 40), "3", fill=(0, 255), font_size=90)

@@ -16,7 +16,8 @@ import pytest
 from bench.make_sample_assets import write_mixed_csv
 from training import __main__ as cli
 from training import imbalanced
-from training.errors import DatasetInvalidError
+from training.core.errors import DatasetInvalidError
+from training.imbalanced import csv_reading
 
 
 def write_pair(folder: Path, rows: int = 2000, seed: int = 7) -> tuple[Path, Path]:
@@ -246,7 +247,7 @@ def test_permission_denied_says_so(tmp_path, monkeypatch):
     def refuse(*_arguments, **_keywords):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(imbalanced, "open", refuse, raising=False)  # root can read a 0o000 file
+    monkeypatch.setattr(csv_reading, "open", refuse, raising=False)  # root can read a 0o000 file
     with pytest.raises(DatasetInvalidError, match="locked.csv: permission denied"):
         imbalanced.read_table(path)
 
@@ -354,7 +355,7 @@ def test_text_becomes_categories_and_values_stay_as_before(tmp_path, monkeypatch
         assert frame[name].astype(object).equals(reference[name].astype(object)), name
     for name in ("transaction_id", "amount", "age"):
         assert frame[name].equals(reference[name]), name
-    monkeypatch.setattr(imbalanced, "CHUNK_BYTES", 2000)  # many small parts
+    monkeypatch.setattr(csv_reading, "CHUNK_BYTES", 2000)  # many small parts
     assert imbalanced.read_table(path).equals(frame)
 
 
@@ -367,7 +368,7 @@ def test_a_column_numeric_early_and_text_late_is_read_whole_as_text(tmp_path, mo
     lines[2900] = "2900,x7,late,n2900,no"  # a code, not a word for "unknown": the column is text
     path = tmp_path / "late.csv"
     path.write_text("row,code,sparse,distinct,y\n" + "\n".join(lines) + "\n")
-    monkeypatch.setattr(imbalanced, "CHUNK_BYTES", 4000)
+    monkeypatch.setattr(csv_reading, "CHUNK_BYTES", 4000)
     frame = imbalanced.read_table(path)
     assert isinstance(frame["code"].dtype, pandas.CategoricalDtype)
     assert frame["code"].iloc[[0, 1, 2900]].tolist() == ["0", "1", "x7"]
@@ -385,7 +386,7 @@ def test_leading_spaces_latin_1_and_a_byte_order_mark(tmp_path, monkeypatch):
     assert list(frame.columns) == ["a", "b", "y"] and frame["y"].tolist() == ["yes", "no"]
     assert frame["b"].tolist() == [2.5, 3.5]
     latin = tmp_path / "latin.csv"
-    monkeypatch.setattr(imbalanced, "HEAD_BYTES", 64)  # the non-UTF-8 byte comes after the head
+    monkeypatch.setattr(csv_reading, "HEAD_BYTES", 64)  # the non-UTF-8 byte comes after the head
     latin.write_bytes(b"city;y\n" + b"Paris;no\n" * 20 + "Zürich;yes\n".encode("latin-1"))
     frame = imbalanced.read_table(latin)
     assert frame["city"].iloc[-1] == "Zürich"

@@ -12,8 +12,8 @@ import pytest
 from bench.make_sample_assets import write_mixed_csv
 from tests.test_cli import run_cli
 from training import imbalanced
-from training.errors import DatasetInvalidError, TrainingCancelled
-from training.progress import CancelToken
+from training.core.errors import DatasetInvalidError, TrainingCancelled
+from training.core.progress import CancelToken
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,7 +178,7 @@ def test_cli_errors_are_clean(tmp_path):
 
 
 def test_saved_model_scores_new_rows_from_the_command_line(mixed_csv, tmp_path):
-    from training.registry import ModelRegistry
+    from training.core.registry import ModelRegistry
 
     frame = imbalanced.read_table(mixed_csv)
     problem = imbalanced.Problem("fraud", "fraud", ("transaction_id",))
@@ -203,7 +203,7 @@ def test_saved_model_scores_new_rows_from_the_command_line(mixed_csv, tmp_path):
 def test_ks_is_the_largest_gap_between_the_classes_score_distributions():
     from scipy import stats
 
-    from training.probability_figures import separation_figures
+    from training.core.probability_figures import separation_figures
 
     generator = np.random.default_rng(0)
     labels = generator.random(4000) < 0.1

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from desktop_app import jobs
 from desktop_app.automation import wait_until
-from training.errors import TrainingCancelled
-from training.progress import Progress
+from training.core.errors import TrainingCancelled
+from training.core.progress import Progress
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,7 +145,7 @@ def test_a_photo_sized_array_freed_by_a_worker_stays_for_the_next_step():
     handed back to the system on free (to be paged in, zeroed, again next time)."""
     script = (
         "import ctypes, sys, threading, numpy\n"
-        "from training.allocator import reuse_freed_memory\n"
+        "from training.core.allocator import reuse_freed_memory\n"
         "applied = reuse_freed_memory() if sys.argv[1] == 'app' else False\n"
         "class MallocInfo(ctypes.Structure):\n"
         "    _fields_ = [(name, ctypes.c_size_t) for name in ('arena', 'ordblks', 'smblks', 'hblks',"

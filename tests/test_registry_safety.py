@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import imbalanced, pipeline_files
-from training.datasets import sha256_file
-from training.errors import ModelIntegrityError, ModelNotFoundError, WorkbenchError
-from training.registry import MANIFEST_NAME, ModelRegistry, write_json_atomically
+from training import imbalanced
+from training.core.datasets import sha256_file
+from training.core.errors import ModelIntegrityError, ModelNotFoundError, WorkbenchError
+from training.core.registry import MANIFEST_NAME, ModelRegistry, write_json_atomically
+from training.imbalanced import pipeline_files
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -276,7 +277,7 @@ def test_unknown_saved_model_message_says_so(tmp_path):
 
 
 def test_the_window_says_once_that_the_model_list_was_set_aside(gui):
-    from training import paths
+    from training.core import paths
 
     existing = paths.user_models_dir() / MANIFEST_NAME
     earlier = existing.read_bytes() if existing.is_file() else None  # other tests' models

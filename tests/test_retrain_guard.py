@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from training import anomaly, digits, forgery_training, model_quality
+from training import anomaly, digits, forgery
 from training.__main__ import KEPT_PREVIOUS_MODEL, main
-from training.registry import ModelRegistry
+from training.core import model_quality
+from training.core.registry import ModelRegistry
 
 POOR_SUBSET = 300  # one MLP epoch on 300 images: far below the bundled MLP's 98.49 %
 
@@ -38,7 +39,7 @@ def copy_of(path: Path):
         (digits, "digits-cnn"),
         (digits, "digits-mlp"),
         (anomaly, "anomaly-digits-7"),
-        (forgery_training, "forgery-blocks"),
+        (forgery, "forgery-blocks"),
     ],
 )
 def test_each_tool_reads_its_headline_figure_from_the_bundled_record(tool, name):
@@ -57,9 +58,11 @@ def test_clearly_worse_means_beyond_the_margin():
     assert not model_quality.compare(headline, {"test_accuracy": 0.1}, {}).clearly_worse
     assert not model_quality.compare(headline, {"test_accuracy": 0.1}, {"test_accuracy": None}).clearly_worse
     assert not model_quality.compare(headline, {}, {"test_accuracy": 0.99}).clearly_worse
-    forgery = forgery_training.HEADLINE
+    forgery_headline = forgery.HEADLINE
     worse = {"validation": {"overall": {"roc_auc": 0.9}}, "test": {"overall": {"roc_auc": 1.0}}}
-    assert model_quality.compare(forgery, worse, bundled_record("forgery-blocks")["metrics"]).clearly_worse
+    assert model_quality.compare(
+        forgery_headline, worse, bundled_record("forgery-blocks")["metrics"]
+    ).clearly_worse
 
 
 def test_no_figure_or_no_model_in_use_does_not_block(tmp_path):
@@ -82,7 +85,7 @@ def test_no_figure_or_no_model_in_use_does_not_block(tmp_path):
         ".keras",
         copy_of(weights),
         {"metrics": {"validation": {"overall": {"roc_auc": 0.5}}}},
-        forgery_training.HEADLINE,
+        forgery.HEADLINE,
     )
     assert outcome.activated and registry.entry("forgery-resnet50").origin == "user"
 

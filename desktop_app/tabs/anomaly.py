@@ -17,9 +17,10 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import anomaly, images
-from training.errors import WorkbenchError
-from training.progress import Progress
+from training import anomaly
+from training.core import images
+from training.core.errors import WorkbenchError
+from training.core.progress import Progress
 
 ARRAY_SUFFIXES = frozenset({".npz"})
 IMAGE_TYPES = " ".join(f"*{suffix}" for suffix in sorted(images.IMAGE_SUFFIXES | ARRAY_SUFFIXES))
@@ -312,7 +313,7 @@ class AnomalyTab(ToolTab):
         )
 
     def score_test_set(self) -> None:
-        from training import datasets
+        from training.core import datasets
 
         def work(job, predictor):
             data = datasets.load_mnist(self.app.data_dir)
@@ -581,7 +582,7 @@ class AnomalyTab(ToolTab):
 
     # Retraining ------------------------------------------------------------------------------
     def train(self, values: dict, job):
-        from training import datasets
+        from training.core import datasets
 
         normal = values["normal"].replace(",", "").replace(" ", "")
         if not normal.isdigit() or len(set(normal)) != len(normal):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from tkinter import ttk
 
 from desktop_app.widgets.retrain_dialog import Field, RetrainDialog
-from training.progress import Progress
+from training.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class ToolTab(ttk.Frame):
 
     def train(self, values: dict, job) -> object:
         """Runs on a worker thread: train with the dialog's values; returns the
-        `training.model_quality.RetrainOutcome` of publishing the new model."""
+        `training.core.model_quality.RetrainOutcome` of publishing the new model."""
         raise NotImplementedError
 
     def open_paths(self, paths) -> None:
@@ -178,7 +178,7 @@ class ToolTab(ttk.Frame):
 
     def use_kept_model(self, outcome) -> str:
         """Put in use a retrained version that the retrain kept out of use; returns what to say."""
-        from training.errors import WorkbenchError
+        from training.core.errors import WorkbenchError
 
         try:
             self.app.registry.use_version(outcome.name, outcome.file_name)

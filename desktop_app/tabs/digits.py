@@ -14,7 +14,8 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import anomaly, digits, images
+from training import anomaly, digits
+from training.core import images
 
 MODEL_CHOICES = {"CNN (default)": digits.MODEL_NAMES["cnn"], "Seed MLP": digits.MODEL_NAMES["mlp"]}
 PREVIEW_SIDE = 1024
@@ -247,7 +248,7 @@ class DigitsTab(ToolTab):
 
     # Retraining --------------------------------------------------------------------------
     def train(self, values: dict, job):
-        from training import datasets
+        from training.core import datasets
 
         config = digits.DigitsTrainingConfig.defaults_for(
             values["kind"],
@@ -318,7 +319,7 @@ class EvaluationView(ttk.Frame):
         self.redraw()
 
     def compute(self) -> None:
-        from training import datasets
+        from training.core import datasets
 
         name = self.tab.selected_model_name()
         self.compute_button.state(["disabled"])

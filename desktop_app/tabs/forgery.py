@@ -26,9 +26,11 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView, link_views
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import forgery, forgery_data, images, paths
-from training.errors import ModelNotFoundError, WorkbenchError
-from training.progress import Progress
+from training import forgery
+from training.core import images, paths
+from training.core.errors import ModelNotFoundError, WorkbenchError
+from training.core.progress import Progress
+from training.forgery import data as forgery_data
 
 IMAGE_TYPES = " ".join(f"*{suffix}" for suffix in sorted(images.IMAGE_SUFFIXES))
 # Longest side of the images the views draw: screen-sized, so neither the Tk thread nor a
@@ -350,14 +352,14 @@ class ForgeryTab(ToolTab):
     # Models ------------------------------------------------------------------------------------
     @property
     def retrain_fields(self) -> tuple[Field, ...]:
-        from training import forgery_training
+        from training import forgery
 
-        defaults = forgery_training.ForgeryTrainingConfig()
+        defaults = forgery.ForgeryTrainingConfig()
         data = paths.data_dir(self.app.data_dir)
         extra = data / "bsds500"
         return (
             Field("data_folder", "Photos (Au/ + Sp/ or real/ + fake/)", str(data / "casia1"), folder=True),
-            Field("backbone", "Backbone", defaults.backbone, choices=forgery_training.BACKBONES),
+            Field("backbone", "Backbone", defaults.backbone, choices=forgery.BACKBONES),
             Field("epochs", "Epochs", defaults.epochs, minimum=1, maximum=500),
             Field(
                 "resaved_copies",
@@ -439,8 +441,8 @@ class ForgeryTab(ToolTab):
 
     # Retraining ---------------------------------------------------------------------------------
     def train(self, values: dict, job):
-        from training import forgery_training
-        from training.errors import DatasetMissingError
+        from training import forgery
+        from training.core.errors import DatasetMissingError
 
         folder = Path(values["data_folder"]).expanduser()
         if not folder.is_dir():
@@ -448,14 +450,14 @@ class ForgeryTab(ToolTab):
         extra = Path(values["extra_photos"]).expanduser() if values["extra_photos"] else None
         if extra is not None and not extra.is_dir():
             raise DatasetMissingError(f"Other photos to splice: {extra} is not a folder.")
-        config = forgery_training.ForgeryTrainingConfig(
+        config = forgery.ForgeryTrainingConfig(
             backbone=values["backbone"],
             epochs=values["epochs"],
             resaved_copies=values["resaved_copies"],
             synthetic_pairs=values["synthetic_pairs"] if extra is not None else 0,
             seed=0,
         )
-        _entry, _metrics, outcome = forgery_training.train_and_save(
+        _entry, _metrics, outcome = forgery.train_and_save(
             folder,
             config,
             self.app.registry,

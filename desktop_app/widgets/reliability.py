@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def draw_reliability(axes, reliability: dict, title: str = "") -> None:
-    """`reliability` as `training.probability_figures.expected_calibration_error` returns it:
+    """`reliability` as `training.core.probability_figures.expected_calibration_error` returns it:
     bars at each bin's observed positive share, the diagonal where they would sit if the
     probability meant exactly what it says, and each bin's photo count."""
     bins = reliability["bins"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from tkinter import filedialog, ttk
 
-from training.progress import Progress
+from training.core.progress import Progress
 
 
 @dataclass(frozen=True)

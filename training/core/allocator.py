@@ -7,9 +7,17 @@ import sys
 
 # glibc's mallopt parameters (malloc.h).
 M_TRIM_THRESHOLD = -1
+
+
 M_MMAP_THRESHOLD = -3
+
+
 M_ARENA_MAX = -8
+
+
 MMAP_THRESHOLD_BYTES = 64 << 20
+
+
 TRIM_THRESHOLD_BYTES = 256 << 20
 
 

@@ -12,12 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from training import paths
-from training.errors import DatasetInvalidError, DatasetMissingError
+from training.core import paths
+from training.core.errors import DatasetInvalidError, DatasetMissingError
 
 MNIST_FILE_NAME = "mnist.npz"
+
+
 MNIST_DOWNLOAD_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+
+
 MNIST_DOWNLOAD_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
 MNIST_EXPECTED_SHAPES = {
     "x_train": (60000, 28, 28),
     "y_train": (60000,),

@@ -7,8 +7,9 @@ import threading
 import time
 
 import numpy
+import numpy as np
 
-from training.progress import CancelToken, Progress, ProgressCallback
+from training.core.progress import CancelToken, Progress, ProgressCallback
 
 _lock = threading.Lock()
 
@@ -26,7 +27,7 @@ def import_keras():
 def load_verified_model(name: str, registry=None):
     """(Keras model, registry entry) for the model in use under `name`, after its sha256
     check; loaded in safe mode (no code from the file runs) and uncompiled."""
-    from training.registry import ModelRegistry
+    from training.core.registry import ModelRegistry
 
     path, entry = (registry or ModelRegistry()).verified_path(name)
     return import_keras().saving.load_model(path, safe_mode=True, compile=False), entry
@@ -103,3 +104,24 @@ def progress_callback(report: ProgressCallback, cancel: CancelToken, epochs: int
             report(Progress("training", done_steps, total_steps, message, metrics, elapsed, eta))
 
     return ReportProgress()
+
+
+def weights_fingerprint(model) -> str:
+    """sha256 of the weights alone: equal for equal training runs, unlike the .keras file,
+    whose zip carries a save date."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def save_model(model, path) -> None:
+    """Save the architecture and weights only: the optimizer state is of no use to a user
+    and would triple the file."""
+    keras = import_keras()
+    # Not keras.models.clone_model: in Keras 3 it copies the compiled optimizer too.
+    inference_copy = keras.Model.from_config(model.get_config())
+    inference_copy.set_weights(model.get_weights())
+    inference_copy.save(path)

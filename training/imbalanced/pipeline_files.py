@@ -15,12 +15,19 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from training.errors import ModelIntegrityError
+from training.core.errors import ModelIntegrityError
 
 FORMAT = "fintech-workbench-pipeline"
+
+
 FORMAT_VERSION = 1
+
+
 SUFFIX = ".pipeline"
+
+
 MAX_MEMBER_BYTES = 2_000_000_000  # a zip member larger than this is not one we wrote
+
 
 # The types beyond skops' own default-trusted ones (numpy arrays, scikit-learn's estimators and
 # transformers) that a pipeline of `imbalanced.build_pipeline` holds once fitted, with its
@@ -74,7 +81,7 @@ def save_pipeline(pipeline, path) -> None:
 
 
 def model_kind(model) -> str:
-    from training.keras_mlp import KerasMLPClassifier
+    from training.imbalanced.keras_mlp import KerasMLPClassifier
 
     if isinstance(model, KerasMLPClassifier):
         return "keras"
@@ -147,8 +154,8 @@ def _load_xgboost(data: bytes):
 def _load_keras(data: bytes, settings: dict):
     import numpy as np
 
-    from training.keras_mlp import KerasMLPClassifier
-    from training.keras_setup import import_keras
+    from training.core.keras_io import import_keras
+    from training.imbalanced.keras_mlp import KerasMLPClassifier
 
     keras = import_keras()
     parameters = settings["parameters"]

@@ -20,11 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from training import paths
-from training.datasets import sha256_file
-from training.errors import ModelIntegrityError, ModelNotFoundError
+from training.core import paths
+from training.core.datasets import sha256_file
+from training.core.errors import ModelIntegrityError, ModelNotFoundError
 
 MANIFEST_NAME = "manifest.json"
+
+
 MANIFEST_VERSION = 1
 
 
@@ -318,8 +320,14 @@ class ModelRegistry:
 
 
 PARTIAL_SUFFIX = ".partial"
+
+
 SCRATCH_FOLDER = "scratch"
+
+
 PROCESS_STARTED = time.time()
+
+
 # A version file as `install` names it: <model name>-<YYYYmmdd-HHMMSS>[-<n>].<suffix>
 _VERSION_FILE = re.compile(r"[a-z0-9_-]+-\d{8}-\d{6}(-\d+)?\.[a-z]+")
 

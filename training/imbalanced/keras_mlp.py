@@ -29,7 +29,7 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, features, labels):
-        from training.keras_setup import import_keras, seed_everything
+        from training.core.keras_io import import_keras, seed_everything
 
         keras = import_keras()
         seed_everything(self.seed)
@@ -52,7 +52,7 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, features):
-        from training.keras_setup import run_model
+        from training.core.keras_io import run_model
 
         positive = run_model(self.model_, np.asarray(features, dtype="float32"), 4096).reshape(-1)
         return np.column_stack([1.0 - positive, positive])

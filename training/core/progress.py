@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from training.errors import TrainingCancelled
+from training.core.errors import TrainingCancelled
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.errors import WorkbenchError
-from training.registry import ModelEntry, ModelRegistry, publish
+from training.core.errors import WorkbenchError
+from training.core.registry import ModelEntry, ModelRegistry, publish
 
 
 @dataclass(frozen=True)

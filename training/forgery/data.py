@@ -16,12 +16,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from training.errors import DatasetInvalidError
-from training.images import IMAGE_SUFFIXES
+from training.core.errors import DatasetInvalidError
+from training.core.images import IMAGE_SUFFIXES
 
 CLASS_FOLDERS = (("Au", "Sp"), ("real", "fake"), ("authentic", "tampered"))
+
+
 CASIA_TAMPERED = re.compile(r"Sp_[DS]_\w{3}_\w_([a-z]{3}\d{4})_([a-z]{3}\d{4})")
+
+
 CASIA_AUTHENTIC = re.compile(r"Au_([a-z]{3})_(\d{4})")
+
+
 QUALITY_MATCHED_COEFFICIENT = 6  # first luminance quantisation step shared by both CASIA classes
 
 
@@ -118,11 +124,16 @@ def read_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
         return np.asarray(mask) > 127
 
 
-# Synthetic tampering ---------------------------------------------------------------------------
 LOSSLESS = "lossless"
+
+
 # The held-out set's final-save bands: (name, lowest, highest JPEG quality), then lossless.
 QUALITY_BANDS = (("60–70", 60, 69), ("70–80", 70, 79), ("80–90", 80, 89), ("90–98", 90, 98))
+
+
 BAND_NAMES = tuple(name for name, _, _ in QUALITY_BANDS) + (LOSSLESS,)
+
+
 BAND_QUALITIES = {name: (lowest, highest) for name, lowest, highest in QUALITY_BANDS}
 
 
@@ -177,6 +188,8 @@ class SplicingRecipe:
 
 
 TRAINING_RECIPE = SplicingRecipe()
+
+
 # What the generator did before issue 17: every addition of the widened recipe switched off.
 # The ablation starts here and adds one group at a time (`RECIPE_ADDITIONS`).
 NARROW_RECIPE = SplicingRecipe(
@@ -196,6 +209,8 @@ NARROW_RECIPE = SplicingRecipe(
     recolour_share=0.0,
     noise_share=0.0,
 )
+
+
 RECIPE_ADDITIONS = {
     "qualities": ("first_qualities", "final_bands", "lossless_share", "chroma_subsampling"),
     "chains": ("saves_before_edit", "resave_after_edit_share"),
@@ -216,7 +231,7 @@ def recipe_with(additions) -> SplicingRecipe:
 
 
 def _jpeg(image: Image.Image, quality: int, subsampling: int = 2) -> Image.Image:
-    from training.forgery import jpeg_roundtrip
+    from training.forgery.ela import jpeg_roundtrip
 
     return jpeg_roundtrip(image, quality, subsampling)
 
@@ -518,25 +533,3 @@ def write_other_histories(
         }
         made.append((LabelledPhoto(path, False, None, (Path(source).stem,), condition), history))
     return made
-
-
-# Public-domain photos that ship inside scikit-image and matplotlib (no project data contains
-# them): a second source for the held-out set, with other cameras, sizes and histories. The
-# Forgery samples under assets/ are made from chelsea and coffee, so they are judged on
-# photos no training run saw.
-PACKAGE_PHOTOS = (
-    "astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "motorcycle_right.png",
-    "rocket.jpg", "hubble_deep_field.jpg", "retina.jpg", "ihc.png", "camera.png", "coins.png",
-    "moon.png", "brick.png", "grass.png", "gravel.png",
-)  # fmt: skip
-
-
-def package_photos() -> list[Path]:
-    """The photos of `PACKAGE_PHOTOS` and matplotlib's grace_hopper.jpg, where installed."""
-    import matplotlib
-    import skimage
-
-    skimage_data = Path(skimage.__file__).parent / "data"
-    found = [skimage_data / name for name in PACKAGE_PHOTOS if (skimage_data / name).is_file()]
-    hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-    return found + ([hopper] if hopper.is_file() else [])

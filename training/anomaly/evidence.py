@@ -27,6 +27,7 @@ import numpy as np
 
 IMAGE_SIDE = 28
 
+
 # Why a term raised the score, in the user's words. Each feature belongs to one reason.
 REASONS = (
     "poor reconstruction",
@@ -35,7 +36,11 @@ REASONS = (
     "several separate parts or holes",
     "letter- or symbol-like strokes",
 )
+
+
 SHAPE_FEATURES = ("fill", "thickness", "solidity")
+
+
 PART_FEATURES = ("parts", "holes")
 
 
@@ -54,7 +59,7 @@ def feature_names(latent_dim: int) -> tuple[list[str], list[str]]:
     return names, reasons + [REASONS[4]] * latent_dim
 
 
-def evidence_features(images, standard_error, standard_surprise, codes) -> np.ndarray:
+def feature_matrix(images, standard_error, standard_surprise, codes) -> np.ndarray:
     """(N, F) features of 28×28 uint8 images, in `feature_names` order."""
     return np.column_stack([standard_error, standard_surprise, shape_descriptors(images), codes])
 
@@ -80,7 +85,7 @@ def shape_descriptors(pixels: np.ndarray) -> np.ndarray:
     from scipy import ndimage
     from skimage.morphology import convex_hull_image
 
-    from training.digits import stroke_width_fraction
+    from training.core.digit_images import stroke_width_fraction
 
     descriptors = np.zeros((len(pixels), 5))
     for index, image in enumerate(pixels):
@@ -171,11 +176,14 @@ def fit_evidence_weights(
     )
 
 
-# Synthetic non-digits for outlier exposure --------------------------------------------------
 # Letters that are written like digits are not non-digits (O o I l S s Z z B b g q).
 EXPOSURE_LETTERS = "ACDEFGHJKLMNPQRTUVWXYacdefhijkmnprtuvwxy"
+
+
 # Strokes that read as a 1 (| / \\ ( ) [ ]) are left out for the same reason.
 EXPOSURE_SYMBOLS = "#$%&@*+=?!<>{}~^€£¥§¶©®™∑∏∫√∞≈≠±÷×αβγδλμπσΩ♠♣♥♦★☺✓→⇒"
+
+
 EXPOSURE_FONTS = (
     "DejaVuSans.ttf",
     "DejaVuSans-Bold.ttf",
@@ -185,6 +193,8 @@ EXPOSURE_FONTS = (
     "DejaVuSansMono.ttf",
     "DejaVuSansMono-Bold.ttf",
 )
+
+
 # Typeset digits are normal too, though MNIST holds none; these fonts are not the ones the
 # benchmarks draw digits or letters with (bench/user_digits.py, bench/non_digits.py).
 TYPESET_DIGIT_FONTS = (
@@ -197,8 +207,14 @@ TYPESET_DIGIT_FONTS = (
     "cmb10.ttf",
     "cmtt10.ttf",
 )
+
+
 EXPOSURE_MARKERS = "os^v<>ph8HDd*PX"
+
+
 EXPOSURE_KINDS = ("letter", "symbol", "marker", "polygon", "texture", "scribble", "noise")
+
+
 CANVAS = 112
 
 
@@ -328,7 +344,7 @@ def _in_a_box(ink: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     """MNIST format two ways: framed like MNIST's digits, or filling a 16-28 px box."""
     from PIL import Image
 
-    from training.digits import frame_like_mnist
+    from training.core.digit_images import frame_like_mnist
 
     if generator.random() < 0.5:
         return frame_like_mnist(ink)
@@ -346,7 +362,7 @@ def _as_dropped(ink: np.ndarray, generator: np.random.Generator) -> np.ndarray |
     read as the tool reads a dropped file: the as-drawn copy, or None when not digit-shaped."""
     from PIL import Image
 
-    from training.digits import prepare_digit
+    from training.core.digit_images import prepare_digit
 
     side = int(generator.integers(64, 320))
     mark = np.asarray(
@@ -370,7 +386,7 @@ def exposure_sets(count: int, seed: int, normal_digits: np.ndarray) -> tuple[np.
     whatever their score)."""
     from PIL import Image
 
-    from training.forgery_data import package_photos
+    from training.core.package_photos import package_photos
 
     generator = np.random.default_rng(seed)
     photos = [Image.open(path).convert("L") for path in package_photos()]

@@ -16,21 +16,33 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError, features
 
-from training.errors import ImageReadError
+from training.core.errors import ImageReadError
 
 # Larger than any camera photo we expect (a 12 MP photo is 12e6), small enough that a
 # decompression bomb is refused before it eats the machine's memory.
 MAX_IMAGE_PIXELS = 80_000_000
+
+
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
 LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
 # Alpha flattening and reductions work on strips of about this many pixels, so a 79 MP RGBA
 # image needs tens of MB of float temporaries instead of several GB.
 STRIP_PIXELS = 1 << 20
+
+
 # ISO base media file brands (the `ftyp` box) of HEIF stills (HEIC, HEIF) and of AVIF.
 HEIF_BRANDS = frozenset(
     {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 )
+
+
 AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+
 # EXIF orientation → the transposition that uprights the image (as `ImageOps.exif_transpose`).
 ORIENTATIONS = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -41,6 +53,8 @@ ORIENTATIONS = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+
+
 FILE_KINDS = (
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISFIFO, "a named pipe"),
@@ -49,7 +63,10 @@ FILE_KINDS = (
     (stat.S_ISSOCK, "a socket"),
 )
 
+
 _heif_lock = threading.Lock()
+
+
 _heif_registered: bool | None = None  # None: not tried yet; False: pillow-heif is not installed
 
 

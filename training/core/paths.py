@@ -14,7 +14,11 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "FintechMLWorkbench"
+
+
 DATA_DIR_ENVIRONMENT_VARIABLE = "FINTECH_DATA_DIR"
+
+
 USER_DIR_ENVIRONMENT_VARIABLE = "FINTECH_USER_DIR"
 
 
@@ -22,7 +26,7 @@ def resource_root() -> Path:
     """The folder holding the read-only `models/` and `assets/` (the bundle when frozen)."""
     if getattr(sys, "frozen", False):
         return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]  # training/core/paths.py → the repository
 
 
 def bundled_models_dir() -> Path:
