@@ -9,6 +9,7 @@ import traceback
 from tkinter import filedialog, ttk
 
 from desktop_app.jobs import JobRunner
+from desktop_app.model_cache import ModelCache
 from desktop_app.widgets.messages import MessageWindow
 from training.core import paths
 from training.core.errors import WorkbenchError
@@ -65,6 +66,7 @@ class WorkbenchApp:
             self.icon = tk.PhotoImage(master=root, file=str(icon))
             root.iconphoto(True, self.icon)
         self.jobs = JobRunner(root, self.show_error)
+        self.model_cache = ModelCache(self)
         self.status_text = tk.StringVar(value="Starting…")
         status_bar = ttk.Label(
             root, textvariable=self.status_text, anchor="w", relief="sunken", padding=(6, 2)

@@ -191,9 +191,6 @@ class AnomalyTab(ToolTab):
     def selected_model_name(self) -> str:
         return self.labels_to_names.get(self.model_choice.get(), anomaly.ALL_DIGITS_MODEL)
 
-    def load_predictor(self, name: str):
-        return anomaly.AnomalyPredictor.load(name, self.app.registry)
-
     def on_model_ready(self, name: str, replaced: bool) -> None:
         self._refresh_model_choices()
         if name != self.selected_model_name():

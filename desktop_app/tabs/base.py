@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable, Sequence
 from tkinter import ttk
@@ -11,14 +10,6 @@ from desktop_app.widgets.retrain_dialog import Field, RetrainDialog
 from training.core.progress import Progress
 
 log = logging.getLogger(__name__)
-
-
-def freeze_long_lived_objects() -> None:
-    """Once TensorFlow and a model are loaded, a full garbage collection walks their hundreds
-    of thousands of objects while holding the GIL: a 200 ms freeze of the window in the middle
-    of scoring a folder (bench/anomaly_bench.py). They live as long as the app, so exempt
-    them from collection."""
-    gc.freeze()
 
 
 class ToolTab(ttk.Frame):
@@ -30,8 +21,6 @@ class ToolTab(ttk.Frame):
     def __init__(self, parent, app):
         super().__init__(parent, padding=6)
         self.app = app
-        self.predictors: dict[str, object] = {}
-        self._loading: dict[str, list[Callable]] = {}
         self.jobs = []
         self.batch_jobs = []
         self.retrain_dialog: RetrainDialog | None = None
@@ -94,6 +83,11 @@ class ToolTab(ttk.Frame):
         self.with_predictor(self.selected_model_name(), lambda _predictor: None)
 
     @property
+    def predictors(self) -> dict[str, object]:
+        """The loaded models, by name, that all tabs share."""
+        return self.app.model_cache.loaded
+
+    @property
     def predictor(self):
         """The selected model's predictor once it is loaded, else None."""
         return self.predictors.get(self.selected_model_name())
@@ -103,10 +97,6 @@ class ToolTab(ttk.Frame):
         raise NotImplementedError
 
     def selected_model_name(self) -> str:
-        raise NotImplementedError
-
-    def load_predictor(self, name: str):
-        """Runs on a worker thread: load and verify the model `name`."""
         raise NotImplementedError
 
     def train(self, values: dict, job) -> object:
@@ -132,44 +122,11 @@ class ToolTab(ttk.Frame):
 
     def with_predictor(self, name: str, callback: Callable[[object], None]) -> None:
         """Call `callback(predictor)` on the Tk thread once the model is loaded."""
-        if name in self.predictors:
-            callback(self.predictors[name])
-            return
-        waiting = self._loading.setdefault(name, [])
-        waiting.append(callback)
-        if len(waiting) > 1:
-            return
-        self.app.set_status(f"Loading model {name}…")
-
-        def loaded(predictor) -> None:
-            self.predictors[name] = predictor
-            freeze_long_lived_objects()
-            self.app.set_status(
-                f"Model {name} ready ({predictor.entry.origin}: {predictor.entry.path.name})."
-            )
-            self.on_model_ready(name, replaced=False)
-            for waiting_callback in self._loading.pop(name, []):
-                waiting_callback(predictor)
-
-        def failed(error, details) -> None:
-            self._loading.pop(name, None)
-            self.app.show_error(error, details)
-
-        self.submit(
-            f"load {name}", lambda _job: self.load_predictor(name), on_success=loaded, on_error=failed
-        )
+        self.app.model_cache.with_model(name, callback)
 
     def reload_model(self, name: str) -> None:
-        """Swap in the model now registered under `name`: the old one serves until the new
-        one has loaded, then one assignment on the Tk thread replaces it."""
-
-        def swapped(predictor) -> None:
-            self.predictors[name] = predictor
-            freeze_long_lived_objects()
-            self.app.set_status(f"Now using {name} ({predictor.entry.origin}: {predictor.entry.path.name}).")
-            self.on_model_ready(name, replaced=True)
-
-        self.submit(f"reload {name}", lambda _job: self.load_predictor(name), on_success=swapped)
+        """Swap in the model now registered under `name`, for every tab that uses it."""
+        self.app.model_cache.reload(name)
 
     def revert_to_bundled(self) -> None:
         name = self.selected_model_name()

@@ -108,11 +108,6 @@ class DigitsTab(ToolTab):
     def selected_model_name(self) -> str:
         return MODEL_CHOICES[self.model_choice.get()]
 
-    def load_predictor(self, name: str):
-        if name == anomaly.ALL_DIGITS_MODEL:
-            return anomaly.AnomalyPredictor.load(name, self.app.registry)
-        return digits.DigitsPredictor.load(name, self.app.registry)
-
     def _gate_toggled(self) -> None:
         if self.predictions:
             self.open_paths([Path(path) for path in self.predictions])
