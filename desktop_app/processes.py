@@ -20,6 +20,15 @@ from training.core.errors import TrainingCancelled, WorkbenchError
 POLL_SECONDS = 0.1
 
 
+class ChildTraceback(Exception):
+    """The child's own traceback, chained as the cause of the error it raised (as
+    `concurrent.futures` does), so that the details the user sees and the log name where in
+    the child it happened, not only where the parent re-raised it."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class ProcessChannel:
     """What the child's target gets: `post` partial results, `report` progress, `cancelled`."""
 
@@ -86,8 +95,7 @@ def run_in_process(job, target, *arguments):
                 raise TrainingCancelled()
             else:
                 error, details = payload
-                error.child_traceback = details
-                raise error
+                raise error from ChildTraceback(details)
     finally:
         stop.set()
         process.join(timeout=10)

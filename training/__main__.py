@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (WorkbenchError, ValueError) as error:
+    except WorkbenchError as error:  # a user's mistake or a missing file: a sentence, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.results_table import ResultsTable
 from training import imbalanced
+from training.core.errors import InvalidInputError
 
 PREVIEW_ROWS = 50
 WARM_MODULES = ("matplotlib.backends.backend_tkagg", "matplotlib.figure", "sklearn.metrics")
@@ -469,16 +470,24 @@ class ImbalancedTab(ToolTab):
             self.operating_text.set("Select a configuration first.")
             return
         try:
+            min_precision, false_positive_cost, false_negative_cost = (
+                float(variable.get())
+                for variable in (self.min_precision, self.false_positive_cost, self.false_negative_cost)
+            )
+        except ValueError as error:
+            self.operating_text.set(f"Not a number: {error}")
+            return
+        try:
             threshold = imbalanced.choose_threshold(
                 self.split.train_labels,
                 selected[0].cv_probabilities,
                 objective,
-                min_precision=float(self.min_precision.get()),
-                false_positive_cost=float(self.false_positive_cost.get()),
-                false_negative_cost=float(self.false_negative_cost.get()),
+                min_precision=min_precision,
+                false_positive_cost=false_positive_cost,
+                false_negative_cost=false_negative_cost,
             )
-        except ValueError as error:
-            self.operating_text.set(str(error) if "threshold" in str(error) else f"Not a number: {error}")
+        except InvalidInputError as error:  # e.g. no threshold reaches the asked precision
+            self.operating_text.set(str(error))
             return
         self.threshold.set(threshold)
         self._threshold_moved()

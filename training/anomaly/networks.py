@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from training.core.digit_images import IMAGE_SIZE
+from training.core.errors import InvalidInputError
 from training.core.keras_io import import_keras
 
 ARCHITECTURES = ("dense-bottleneck", "seed")
@@ -38,21 +39,23 @@ class AnomalyTrainingConfig:
 
     def __post_init__(self) -> None:
         if not self.normal_digits or not set(self.normal_digits) <= set(range(10)):
-            raise ValueError(f"normal_digits must be digits 0-9, got {self.normal_digits!r}")
+            raise InvalidInputError(f"normal_digits must be digits 0-9, got {self.normal_digits!r}")
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+            raise InvalidInputError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.score not in SCORES:
-            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
+            raise InvalidInputError(f"score must be one of {SCORES}, got {self.score!r}")
         if self.threshold_rule not in THRESHOLD_RULES:
-            raise ValueError(f"threshold_rule must be one of {THRESHOLD_RULES}, got {self.threshold_rule!r}")
+            raise InvalidInputError(
+                f"threshold_rule must be one of {THRESHOLD_RULES}, got {self.threshold_rule!r}"
+            )
         if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+            raise InvalidInputError(f"epochs must be at least 1, got {self.epochs}")
         if self.score == "evidence" and not is_all_digits(self.normal_digits):
-            raise ValueError(
+            raise InvalidInputError(
                 "The evidence score answers 'is this a digit?': it needs all ten digits as normal."
             )
         if self.mixture_components < 1:
-            raise ValueError(f"mixture_components must be at least 1, got {self.mixture_components}")
+            raise InvalidInputError(f"mixture_components must be at least 1, got {self.mixture_components}")
 
 
 def is_all_digits(normal_digits) -> bool:

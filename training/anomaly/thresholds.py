@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from training.anomaly.networks import THRESHOLD_RULES
+from training.core.errors import InvalidInputError
 
 
 def available_threshold_rules(has_labelled_anomalies: bool) -> tuple[str, ...]:
@@ -34,7 +35,7 @@ def fit_threshold(
     if rule == "percentile":
         percentile = 95.0 if parameter is None else parameter
         if not 0 < percentile <= 100:
-            raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+            raise InvalidInputError(f"percentile must be in (0, 100], got {percentile}")
         return float(np.percentile(normal_scores, percentile))
     if rule == "mean_k_sigma":
         k = 3.0 if parameter is None else parameter
@@ -43,10 +44,10 @@ def fit_threshold(
         return float(normal_scores.max())
     if rule == "f1_optimal":
         if labelled_scores is None or labelled_is_anomaly is None:
-            raise ValueError("The F1-optimal threshold needs a labelled validation set.")
+            raise InvalidInputError("The F1-optimal threshold needs a labelled validation set.")
         labelled_is_anomaly = np.asarray(labelled_is_anomaly, dtype=bool)
         if labelled_is_anomaly.all() or not labelled_is_anomaly.any():
-            raise ValueError(
+            raise InvalidInputError(
                 "The F1-optimal threshold needs labelled normal and anomalous images; "
                 "with one class only every cut is degenerate."
             )
@@ -57,7 +58,7 @@ def fit_threshold(
         # precision_recall_curve counts a score equal to the cut as positive; ours is ">".
         threshold = float(np.nextafter(cuts[int(np.argmax(f1))], -np.inf))
         if (normal_scores > threshold).mean() > 0.5:
-            raise ValueError(
+            raise InvalidInputError(
                 "The F1-optimal threshold would flag most normal images: the labelled anomalies "
                 "are not separable by this score."
             )
@@ -106,7 +107,7 @@ def save_threshold(registry, name: str, threshold: float):
     from training.core.registry import verify
 
     if not np.isfinite(threshold):
-        raise ValueError(f"The threshold must be a finite number, got {threshold!r}.")
+        raise InvalidInputError(f"The threshold must be a finite number, got {threshold!r}.")
     entry = registry.entry(name)
     verify(entry)
     record = {key: value for key, value in entry.record.items() if key not in ("file", "sha256")}

@@ -23,7 +23,7 @@ from training.anomaly.thresholds import (
 )
 from training.core.datasets import MnistData, validation_split
 from training.core.digit_images import scale_pixels
-from training.core.errors import TrainingCancelled
+from training.core.errors import InvalidInputError, TrainingCancelled
 from training.core.keras_io import import_keras, seed_everything
 from training.core.model_quality import Headline
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
@@ -79,12 +79,12 @@ def fit_all_thresholds(
             truth = np.concatenate([np.zeros(len(normal_scores), bool), np.ones(len(balanced), bool)])
             try:
                 thresholds[rule] = fit_threshold(rule, normal_scores, None, labelled, truth)
-            except ValueError as error:
+            except InvalidInputError as error:
                 refused[rule] = str(error)
         else:
             thresholds[rule] = fit_threshold(rule, normal_scores, parameters.get(rule))
     if config.threshold_rule not in thresholds:
-        raise ValueError(
+        raise InvalidInputError(
             refused.get(config.threshold_rule)
             or "The F1-optimal threshold needs labelled anomalies: choose some digits as normal, "
             "or another threshold rule."

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from training.core.digit_images import IMAGE_SIZE, scale_pixels
+from training.core.errors import InvalidInputError
 from training.core.keras_io import import_keras, run_model
 from training.digits.augment import AffineRanges
 
@@ -48,11 +49,11 @@ class DigitsTrainingConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
-            raise ValueError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}")
+            raise InvalidInputError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}")
         if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+            raise InvalidInputError(f"epochs must be at least 1, got {self.epochs}")
         if self.subset is not None and self.subset < 100:
-            raise ValueError(f"subset must be at least 100 images, got {self.subset}")
+            raise InvalidInputError(f"subset must be at least 100 images, got {self.subset}")
 
     @classmethod
     def defaults_for(cls, kind: str, **overrides) -> DigitsTrainingConfig:

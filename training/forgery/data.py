@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from training.core.errors import DatasetInvalidError
+from training.core.errors import DatasetInvalidError, InvalidInputError
 from training.core.images import IMAGE_SUFFIXES
 
 CLASS_FOLDERS = (("Au", "Sp"), ("real", "fake"), ("authentic", "tampered"))
@@ -225,7 +225,9 @@ def recipe_with(additions) -> SplicingRecipe:
     """The narrow recipe with the named groups of `RECIPE_ADDITIONS` widened."""
     unknown = set(additions) - set(RECIPE_ADDITIONS)
     if unknown:
-        raise ValueError(f"Unknown recipe additions {sorted(unknown)}; known: {sorted(RECIPE_ADDITIONS)}")
+        raise InvalidInputError(
+            f"Unknown recipe additions {sorted(unknown)}; known: {sorted(RECIPE_ADDITIONS)}"
+        )
     fields = [name for group in additions for name in RECIPE_ADDITIONS[group]]
     return replace(NARROW_RECIPE, **{name: getattr(TRAINING_RECIPE, name) for name in fields})
 

@@ -17,6 +17,8 @@ import numpy as np
 import simplejpeg
 from PIL import Image
 
+from training.core.errors import InvalidInputError
+
 DEFAULT_ELA_QUALITY = 90
 
 
@@ -54,11 +56,11 @@ class ElaSettings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.quality <= 100:
-            raise ValueError(f"ELA quality must be 1-100, got {self.quality}")
+            raise InvalidInputError(f"ELA quality must be 1-100, got {self.quality}")
         if self.scaling not in ELA_SCALINGS:
-            raise ValueError(f"ELA scaling must be one of {ELA_SCALINGS}, got {self.scaling!r}")
+            raise InvalidInputError(f"ELA scaling must be one of {ELA_SCALINGS}, got {self.scaling!r}")
         if self.gain <= 0:
-            raise ValueError(f"ELA gain must be positive, got {self.gain}")
+            raise InvalidInputError(f"ELA gain must be positive, got {self.gain}")
 
 
 def _jpeg_bytes(image: Image.Image, quality: int, subsampling: int | None = None) -> bytes:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from PIL import Image
 
+from training.core.errors import InvalidInputError
 from training.core.progress import CancelToken, ignore_progress
 from training.forgery.calibration import Calibration, logit
 from training.forgery.data import is_quality_matched, read_mask
@@ -62,7 +63,7 @@ def fit_calibration(probabilities: np.ndarray, tampered: np.ndarray) -> Calibrat
 
     tampered = np.asarray(tampered, dtype=bool)
     if tampered.all() or not tampered.any():
-        raise ValueError("Calibrating needs validation photos of both classes.")
+        raise InvalidInputError("Calibrating needs validation photos of both classes.")
     logits = logit(probabilities)[:, None]
     fitted = LogisticRegression(class_weight="balanced", C=1e6).fit(logits, tampered)
     slope = float(fitted.coef_[0, 0])

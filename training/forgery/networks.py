@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.core.errors import TrainingCancelled
+from training.core.errors import InvalidInputError, TrainingCancelled
 from training.core.keras_io import import_keras
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from training.forgery.data import RECIPE_ADDITIONS, SplicingRecipe, recipe_with
@@ -65,15 +65,17 @@ class ForgeryTrainingConfig:
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+            raise InvalidInputError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch size must be at least 1")
+            raise InvalidInputError("epochs and batch size must be at least 1")
         if self.block_loss not in BLOCK_LOSSES:
-            raise ValueError(f"block_loss must be one of {BLOCK_LOSSES}, got {self.block_loss!r}")
+            raise InvalidInputError(f"block_loss must be one of {BLOCK_LOSSES}, got {self.block_loss!r}")
         if self.image_evidence not in IMAGE_EVIDENCE:
-            raise ValueError(f"image_evidence must be one of {IMAGE_EVIDENCE}, got {self.image_evidence!r}")
+            raise InvalidInputError(
+                f"image_evidence must be one of {IMAGE_EVIDENCE}, got {self.image_evidence!r}"
+            )
         if not 0 < self.validation_fraction < 0.5:
-            raise ValueError("validation_fraction must be between 0 and 0.5")
+            raise InvalidInputError("validation_fraction must be between 0 and 0.5")
         recipe_with(self.recipe_additions)  # ValueError for unknown groups
 
     @property

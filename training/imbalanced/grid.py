@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.core.errors import TrainingCancelled
+from training.core.errors import InvalidInputError, TrainingCancelled
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from training.imbalanced.columns import PreparedData, Problem, prepare
 from training.imbalanced.pipelines import (
@@ -171,10 +171,10 @@ def configurations(models: Sequence[str], methods: Sequence[str]) -> list[tuple[
     """The grid; the dummy baseline and the balanced forest take no imbalance method."""
     for name in models:
         if name not in ALL_MODELS:
-            raise ValueError(f"Unknown model '{name}'; choose from {', '.join(ALL_MODELS)}.")
+            raise InvalidInputError(f"Unknown model '{name}'; choose from {', '.join(ALL_MODELS)}.")
     for name in methods:
         if name not in METHODS:
-            raise ValueError(f"Unknown method '{name}'; choose from {', '.join(METHODS)}.")
+            raise InvalidInputError(f"Unknown method '{name}'; choose from {', '.join(METHODS)}.")
     grid = []
     for model in models:
         if model in BASELINE_MODELS:

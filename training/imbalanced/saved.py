@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.core.errors import DatasetInvalidError
+from training.core.errors import DatasetInvalidError, InvalidInputError
 from training.imbalanced.columns import PreparedData, Problem
 from training.imbalanced.grid import ConfigurationResult
 from training.imbalanced.pipelines import METHOD_LABELS, MODEL_LABELS
@@ -23,7 +23,7 @@ def model_name(label: str) -> str:
     )
     cleaned = cleaned.strip("-_").lower()
     if not cleaned:
-        raise ValueError("Give the model a name (letters, digits, - or _).")
+        raise InvalidInputError("Give the model a name (letters, digits, - or _).")
     return cleaned if cleaned.startswith(MODEL_PREFIX) else MODEL_PREFIX + cleaned
 
 
@@ -52,7 +52,7 @@ def best_configuration(results: Sequence[ConfigurationResult]) -> ConfigurationR
     """The configuration a command-line `--save` keeps: the best test PR AUC (the figure that
     ranks models on the rare class), ties to the earlier one in the grid."""
     if not results:
-        raise ValueError("There is no configuration to save: the grid produced no result.")
+        raise InvalidInputError("There is no configuration to save: the grid produced no result.")
     return max(results, key=lambda result: (result.ranking["pr_auc"], -results.index(result)))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from training.core.errors import InvalidInputError
+
 
 def metrics_at(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
     """Every figure the table shows, at one threshold (ranking figures do not depend on it)."""
@@ -84,7 +86,7 @@ def choose_threshold(
     elif objective == "recall_at_precision":
         value = np.where(precision >= min_precision, recall + 1e-9 * candidates, -1.0)
         if value.max() < 0:
-            raise ValueError(f"No threshold reaches precision {min_precision:.2f} on these rows.")
+            raise InvalidInputError(f"No threshold reaches precision {min_precision:.2f} on these rows.")
     elif objective == "cost":
         value = -(false_positive * false_positive_cost + (positives - true_positive) * false_negative_cost)
     else:
