@@ -257,9 +257,8 @@ class AnomalyTab(ToolTab):
             self.draw_grid()
 
     def is_anomalous(self, prediction: anomaly.AnomalyPrediction) -> bool | None:
-        if prediction.score is None:
-            return None
-        return prediction.status == "rejected" or prediction.score > self.threshold
+        """The engine's verdict rule at the threshold shown (dragged or chosen)."""
+        return prediction.anomalous_at(self.threshold)
 
     # Scoring ------------------------------------------------------------------------------------
     def open_paths(self, paths) -> None:

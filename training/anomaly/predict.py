@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,14 @@ class AnomalyPrediction:
     # What pushed the score up, largest first: {"reason": ..., "contribution": ...}
     evidence: list[dict] = field(default_factory=list)
     verdict: str = ""  # the word the table and the headline show, e.g. "not a digit"
+
+    def anomalous_at(self, threshold: float) -> bool | None:
+        """The verdict rule, at `threshold` (the model's, or one the user is trying out): an
+        image with nothing digit-shaped in it is always anomalous, any other one when it scores
+        above the threshold; None when nothing was scored."""
+        if self.score is None:
+            return None
+        return self.status == "rejected" or bool(self.score > threshold)
 
     def to_json(self) -> dict:
         return {
@@ -223,30 +231,32 @@ class AnomalyPredictor:
         score = float(scored.scores[row])
         margin = score - self.threshold
         evidence = evidence_list(scored.evidence[row])
+        answer = AnomalyPrediction(
+            path,
+            "ok" if rejected_reason is None else "rejected",
+            score=score,
+            threshold=self.threshold,
+            model_input=pixels,
+            reconstruction=scored.reconstructions[row],
+            error_map=scored.error_maps[row],
+        )
+        anomalous = answer.anomalous_at(self.threshold)
         if rejected_reason is not None:
             # Nothing digit-shaped could be isolated, so whatever the whole image scores, it is
             # not a normal digit; the score is still given for the histogram.
-            status, anomalous = "rejected", True
             evidence = [{"reason": rejected_reason.rstrip("."), "contribution": None}, *evidence]
             message = f"{anomalous_word}: {rejected_reason.rstrip('.')} (whole image scores {score:.2f})"
         else:
-            status, anomalous = "ok", margin > 0
             side = "above" if margin > 0 else "below"
             why = f" — {_top_reasons(evidence)}" if anomalous and evidence else ""
             message = (
                 f"{anomalous_word if anomalous else normal_word}{why}: score {score:.2f}, "
                 f"{abs(margin):.2f} {side} the threshold"
             )
-        return AnomalyPrediction(
-            path,
-            status,
-            message,
-            score,
-            self.threshold,
-            bool(anomalous),
-            pixels,
-            scored.reconstructions[row],
-            scored.error_maps[row],
-            evidence,
-            anomalous_word if anomalous else normal_word,
+        return replace(
+            answer,
+            message=message,
+            anomaly=anomalous,
+            evidence=evidence,
+            verdict=anomalous_word if anomalous else normal_word,
         )
