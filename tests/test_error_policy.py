@@ -61,3 +61,18 @@ def test_a_bug_is_not_passed_off_as_a_users_mistake(monkeypatch):
     monkeypatch.setattr(command_line, "command_models", broken)
     with pytest.raises(ValueError, match="an internal inconsistency"):
         main(["models"])
+
+
+def test_a_users_mistake_in_a_retrain_is_shown_as_its_sentence(gui):
+    from desktop_app.automation import invoke_menu, wait_until
+
+    tab = gui.tab("Anomaly")
+    invoke_menu(gui, "Models", "Retrain Anomaly…")
+    dialog = tab.retrain_dialog
+    dialog.variables["normal"].set("3x")
+    dialog.start_button.invoke()
+    wait_until(gui.root, lambda: dialog.job.finished, 30, "the refusal")
+    sentence = "Normal digits: '3x' should be distinct digits, e.g. 0123456789 or 3."
+    assert gui.messages[-1].text == sentence and gui.messages[-1].details == ""
+    assert gui.status_text.get() == sentence
+    dialog.cancel_or_close()

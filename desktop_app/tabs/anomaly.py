@@ -19,7 +19,7 @@ from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
 from training import anomaly
 from training.core import images
-from training.core.errors import WorkbenchError
+from training.core.errors import InvalidInputError, WorkbenchError
 from training.core.progress import Progress
 
 ARRAY_SUFFIXES = frozenset({".npz"})
@@ -251,8 +251,7 @@ class AnomalyTab(ToolTab):
         self._update_counts()
         if final:
             for key, prediction in self.file_predictions.items():
-                self.results.update_row(key, self._row(prediction))
-                self.results.tree.item(key, tags=("anomaly",) if self.is_anomalous(prediction) else ())
+                self.results.update_row(key, self._row(prediction), self._tags(prediction))
             self._show_selected()
             self.draw_grid()
 
@@ -385,13 +384,7 @@ class AnomalyTab(ToolTab):
 
     def _add_prediction(self, prediction: anomaly.AnomalyPrediction) -> None:
         key = prediction.path
-        tags = ("anomaly",) if self.is_anomalous(prediction) else ()
-        if self.results.tree.exists(key):
-            self.results.update_row(key, self._row(prediction))
-            self.results.tree.item(key, tags=tags)
-        else:
-            self.results.add(self._row(prediction), item_id=key)
-            self.results.tree.item(key, tags=tags)
+        self.results.put(key, self._row(prediction), self._tags(prediction))
         first = not self.file_predictions
         self.file_predictions[key] = prediction
         # Showing every image of a 1,000-image folder would stall the window (three views per
@@ -404,10 +397,13 @@ class AnomalyTab(ToolTab):
         if time.monotonic() - self._last_histogram_draw > HISTOGRAM_REDRAW_SECONDS:
             self.draw_histogram()
 
+    def _tags(self, prediction: anomaly.AnomalyPrediction) -> tuple[str, ...]:
+        return ("anomaly",) if self.is_anomalous(prediction) else ()
+
     def _show_selected(self) -> None:
-        selection = self.results.tree.selection()
-        if selection and selection[0] in self.file_predictions:
-            self._show(self.file_predictions[selection[0]])
+        key = self.results.selected()
+        if key in self.file_predictions:
+            self._show(self.file_predictions[key])
 
     def _show(self, prediction: anomaly.AnomalyPrediction) -> None:
         name = Path(prediction.path).name
@@ -582,7 +578,7 @@ class AnomalyTab(ToolTab):
 
         normal = values["normal"].replace(",", "").replace(" ", "")
         if not normal.isdigit() or len(set(normal)) != len(normal):
-            raise ValueError(
+            raise InvalidInputError(
                 f"Normal digits: '{values['normal']}' should be distinct digits, e.g. 0123456789 or 3."
             )
         normal_digits = tuple(sorted(int(character) for character in normal))

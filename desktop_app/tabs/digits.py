@@ -174,19 +174,16 @@ class DigitsTab(ToolTab):
             confidence,
             "not a digit" if prediction.not_a_digit else prediction.status,
         )
-        if self.results.tree.exists(key):
-            self.results.update_row(key, row)
-        else:
-            self.results.add(row, item_id=key)
+        self.results.put(key, row)
         self.predictions[key] = prediction
         self.results.tree.selection_set(key)
         self.results.tree.see(key)
         self._show(prediction)
 
     def _show_selected(self) -> None:
-        selection = self.results.tree.selection()
-        if selection and selection[0] in self.predictions:
-            self._show(self.predictions[selection[0]])
+        key = self.results.selected()
+        if key in self.predictions:
+            self._show(self.predictions[key])
 
     def _show(self, prediction: digits.DigitPrediction) -> None:
         self.original_view.show(prediction.preview)

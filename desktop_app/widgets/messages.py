@@ -11,7 +11,7 @@ class MessageWindow(tk.Toplevel):
         super().__init__(parent)
         self.title(title)
         self.transient(parent)
-        self.text = text
+        self.text, self.details = text, details
         frame = ttk.Frame(self, padding=12)
         frame.pack(fill="both", expand=True)
         ttk.Label(frame, text=text, wraplength=460, justify="left").pack(anchor="w")

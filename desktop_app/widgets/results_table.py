@@ -37,8 +37,21 @@ class ResultsTable(ttk.Frame):
     def add(self, values: Sequence, item_id: str | None = None) -> str:
         return self.tree.insert("", "end", iid=item_id, values=[_display(v) for v in values])
 
-    def update_row(self, item_id: str, values: Sequence) -> None:
-        self.tree.item(item_id, values=[_display(v) for v in values])
+    def update_row(self, item_id: str, values: Sequence, tags: Sequence[str] = ()) -> None:
+        self.tree.item(item_id, values=[_display(v) for v in values], tags=tuple(tags))
+
+    def put(self, item_id: str, values: Sequence, tags: Sequence[str] = ()) -> None:
+        """The row `item_id` with these values and tags: added, or updated when it is there (a
+        file dropped again keeps its place)."""
+        if self.tree.exists(item_id):
+            self.update_row(item_id, values, tags)
+        else:
+            self.tree.insert("", "end", iid=item_id, values=[_display(v) for v in values], tags=tuple(tags))
+
+    def selected(self) -> str | None:
+        """The selected row's id, or None."""
+        selection = self.tree.selection()
+        return selection[0] if selection else None
 
     def rows(self) -> list[list[str]]:
         return [list(map(str, self.tree.item(item, "values"))) for item in self.tree.get_children()]
