@@ -27,6 +27,7 @@ from training.core.errors import InvalidInputError, TrainingCancelled
 from training.core.keras_io import import_keras, seed_everything
 from training.core.model_quality import Headline
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+from training.core.provenance import provenance_record, publish_network
 
 
 @dataclass
@@ -179,25 +180,23 @@ def model_name(normal_digits: tuple[int, ...]) -> str:
 
 
 def manifest_record(model: AnomalyModel, evaluation: dict, data: MnistData) -> dict:
-    from datetime import UTC, datetime
-
-    from training.core.keras_io import library_versions, weights_fingerprint
-
-    return {
-        "tool": "anomaly",
-        "description": f"Convolutional autoencoder ({model.config.architecture}, latent {model.config.latent_dim}); "
-        f"normal digits {''.join(map(str, model.config.normal_digits))}",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": model.config.seed,
-        "data": {"dataset": "MNIST", "file": data.source.name, "fingerprint": data.fingerprint},
-        "hyper_parameters": asdict(model.config),
-        "parameters": int(model.autoencoder.count_params()),
-        "weights_fingerprint": weights_fingerprint(model.autoencoder),
-        "library_versions": library_versions(),
-        "training_seconds": round(model.training_seconds, 1),
-        "score": model.config.score,
+    config = model.config
+    description = (
+        f"Convolutional autoencoder ({config.architecture}, latent {config.latent_dim}); "
+        f"normal digits {''.join(map(str, config.normal_digits))}"
+    )
+    return provenance_record(
+        "anomaly",
+        description,
+        data.provenance(),
+        config.seed,
+        asdict(config),
+        model.autoencoder,
+        model.training_seconds,
+    ) | {
+        "score": config.score,
         "score_statistics": model.statistics.to_json(),
-        "threshold_rule": model.config.threshold_rule,
+        "threshold_rule": config.threshold_rule,
         "thresholds": model.thresholds,
         # For the tab's histogram: a seeded sample keeps the manifest small.
         "validation_scores": [
@@ -222,21 +221,9 @@ def train_and_save(data, config, registry, bundle=False, report=ignore_progress,
     A user model whose test AUROC is clearly worse than the model in use's is saved but not
     put in use, unless `force` (see `training.core.model_quality`). Returns the new version's
     entry, the evaluation and the `RetrainOutcome` saying whether it is in use and why."""
-    from training.core.keras_io import save_model
-    from training.core.model_quality import publish_checked
-
     model = train(data, config, report, cancel)
     evaluation = evaluate(model, data)
     record = manifest_record(model, evaluation, data)
     name = model_name(config.normal_digits)
-    outcome = publish_checked(
-        registry,
-        name,
-        ".keras",
-        lambda path: save_model(model.autoencoder, path),
-        record,
-        HEADLINE,
-        bundle,
-        force,
-    )
+    outcome = publish_network(registry, name, model.autoencoder, record, HEADLINE, bundle, force)
     return outcome.entry, evaluation, outcome

@@ -41,6 +41,10 @@ class MnistData:
     fingerprint: str
     source: Path
 
+    def provenance(self) -> dict:
+        """The data a model's manifest record names: the dataset, its file and fingerprint."""
+        return {"dataset": "MNIST", "file": self.source.name, "fingerprint": self.fingerprint}
+
 
 def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
     """sha256 of the arrays' names, shapes, dtypes and bytes: stable across file containers."""

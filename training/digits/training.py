@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC
 
 import numpy as np
 
@@ -15,12 +14,11 @@ from training.core.errors import TrainingCancelled
 from training.core.keras_io import (
     import_keras,
     progress_callback,
-    save_model,
     seed_everything,
-    weights_fingerprint,
 )
 from training.core.model_quality import Headline
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+from training.core.provenance import provenance_record, publish_network
 from training.digits.augment import random_affine, rotated_copy
 from training.digits.networks import (
     NUMBER_OF_CLASSES,
@@ -209,26 +207,21 @@ def evaluate(model, data: MnistData) -> DigitsEvaluation:
 
 
 def manifest_record(result: TrainingResult, evaluation: DigitsEvaluation, data: MnistData) -> dict:
-    from datetime import datetime
-
-    from training.core.keras_io import library_versions
-
-    return {
-        "tool": "digits",
+    description = (
+        "Seed MLP 784-128-64-10 (ReLU)"
+        if result.config.kind == "mlp"
+        else "Compact CNN (3 stages of 2 conv-BN-ReLU, global average pooling)"
+    )
+    return provenance_record(
+        "digits",
+        description,
+        data.provenance(),
+        result.config.seed,
+        result.hyper_parameters,
+        result.model,
+        result.training_seconds,
+    ) | {
         "kind": result.config.kind,
-        "description": (
-            "Seed MLP 784-128-64-10 (ReLU)"
-            if result.config.kind == "mlp"
-            else "Compact CNN (3 stages of 2 conv-BN-ReLU, global average pooling)"
-        ),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": result.config.seed,
-        "data": {"dataset": "MNIST", "file": data.source.name, "fingerprint": data.fingerprint},
-        "hyper_parameters": result.hyper_parameters,
-        "parameters": int(result.model.count_params()),
-        "weights_fingerprint": weights_fingerprint(result.model),
-        "library_versions": library_versions(),
-        "training_seconds": round(result.training_seconds, 1),
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         "validation_accuracy": result.validation_accuracy,
@@ -258,16 +251,13 @@ def train_and_save(
     A user model whose test accuracy is clearly worse than the model in use's is saved but
     not put in use, unless `force` (see `training.core.model_quality`). Returns the new version's
     entry, the evaluation and the `RetrainOutcome` saying whether it is in use and why."""
-    from training.core.model_quality import publish_checked
-
     cancel = cancel or CancelToken()
     result = train(data, config, report, cancel)
     report(Progress("evaluating", 0, 1, "evaluating on the 10,000 test images"))
     evaluation = evaluate(result.model, data)
     cancel.raise_if_cancelled()
     record = manifest_record(result, evaluation, data)
-    name = MODEL_NAMES[config.kind]
-    outcome = publish_checked(
-        registry, name, ".keras", lambda path: save_model(result.model, path), record, HEADLINE, bundle, force
+    outcome = publish_network(
+        registry, MODEL_NAMES[config.kind], result.model, record, HEADLINE, bundle, force
     )
     return outcome.entry, evaluation, outcome

@@ -13,6 +13,7 @@ from training.core.model_quality import Headline
 from training.core.package_photos import package_photos
 from training.core.probability_figures import expected_calibration_error
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+from training.core.provenance import provenance_record, publish_network
 from training.forgery.calibration import Calibration
 from training.forgery.data import (
     BAND_NAMES,
@@ -267,10 +268,6 @@ def model_name(backbone: str) -> str:
 
 
 def manifest_record(trained: TrainedForgeryModel, test: Evaluation | None = None) -> dict:
-    from datetime import UTC, datetime
-
-    from training.core.keras_io import library_versions, weights_fingerprint
-
     config = trained.config
     description = (
         "Block network on multi-quality ELA (per-block tampering map + image score)"
@@ -282,23 +279,21 @@ def manifest_record(trained: TrainedForgeryModel, test: Evaluation | None = None
         metrics["generalisation"] = trained.generalisation.to_json()
     if test is not None:
         metrics["test"] = test.to_json()
-    return {
-        "tool": "forgery",
-        "description": description,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": config.seed,
-        "data": trained.data,
-        "hyper_parameters": asdict(config),
+    return provenance_record(
+        "forgery",
+        description,
+        trained.data,
+        config.seed,
+        asdict(config),
+        trained.model,
+        trained.training_seconds,
+    ) | {
         "features": {
             "block": BLOCK,
             "ela_qualities": list(FEATURE_QUALITIES),
             "ela_preview": asdict(ElaSettings()),
             "resave_decoder": f"simplejpeg {simplejpeg.__version__}",
         },
-        "parameters": int(trained.model.count_params()),
-        "weights_fingerprint": weights_fingerprint(trained.model),
-        "library_versions": library_versions(),
-        "training_seconds": round(trained.training_seconds, 1),
         "threshold": trained.calibration.raw_threshold,
         "threshold_rule": "even odds of a class-balanced logistic calibration of the validation scores",
         "calibration": trained.calibration.to_json(),
@@ -337,9 +332,6 @@ def train_and_save(
     but not put in use, unless `force` (see `training.core.model_quality`). Returns the new
     version's entry, the figures per part and the `RetrainOutcome` saying whether it is in
     use and why."""
-    from training.core.keras_io import save_model
-    from training.core.model_quality import publish_checked
-
     trained = train(data_directory, config, report, cancel, extra_photos_directory, registry.scratch_parent())
     test = (
         evaluate_on_folder(trained.model, test_directory, trained.calibration, config.backbone)
@@ -347,14 +339,7 @@ def train_and_save(
         else None
     )
     record = manifest_record(trained, test)
-    outcome = publish_checked(
-        registry,
-        model_name(config.backbone),
-        ".keras",
-        lambda path: save_model(trained.model, path),
-        record,
-        HEADLINE,
-        bundle,
-        force,
+    outcome = publish_network(
+        registry, model_name(config.backbone), trained.model, record, HEADLINE, bundle, force
     )
     return outcome.entry, record["metrics"], outcome

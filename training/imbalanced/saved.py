@@ -70,9 +70,7 @@ def save_configuration(
     with its threshold, as the user's model `label`. `source` and `source_fingerprint` name
     the CSV as it was read. The pipeline is saved in formats that cannot run code when loaded
     (see `training.imbalanced.pipeline_files`)."""
-    from datetime import UTC, datetime
-
-    from training.core.keras_io import library_versions
+    from training.core.provenance import provenance_record
     from training.core.registry import publish
     from training.imbalanced.pipeline_files import SUFFIX, save_pipeline
 
@@ -81,10 +79,15 @@ def save_configuration(
             "These results were computed on other data than the table now loaded: run the grid "
             "again before saving a model."
         )
-    record = {
-        "tool": "imbalanced",
-        "description": f"{MODEL_LABELS[result.model]} + {METHOD_LABELS[result.method]} on {problem.target}",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    data_provenance = {
+        "file": Path(source).name if source else None,
+        "fingerprint": source_fingerprint or (file_fingerprint(source) if source else None),
+        "rows": len(data.labels),
+        "positives": int(data.labels.sum()),
+        "prepared_fingerprint": data.fingerprint,
+    }
+    description = f"{MODEL_LABELS[result.model]} + {METHOD_LABELS[result.method]} on {problem.target}"
+    record = provenance_record("imbalanced", description, data_provenance) | {
         "model": result.model,
         "method": result.method,
         "target": problem.target,
@@ -93,14 +96,6 @@ def save_configuration(
         "columns": saved_columns(data),
         "date_formats": data.date_formats,
         "threshold": float(threshold),
-        "data": {
-            "file": Path(source).name if source else None,
-            "fingerprint": source_fingerprint or (file_fingerprint(source) if source else None),
-            "rows": len(data.labels),
-            "positives": int(data.labels.sum()),
-            "prepared_fingerprint": data.fingerprint,
-        },
-        "library_versions": library_versions(),
         "metrics": {key: value for key, value in result.to_json().items() if isinstance(value, float)},
     }
 
