@@ -23,6 +23,7 @@ from training.core.errors import InvalidInputError, WorkbenchError
 from training.core.progress import Progress
 
 ARRAY_SUFFIXES = frozenset({".npz"})
+ANOMALY_DEFAULTS = anomaly.AnomalyTrainingConfig()
 IMAGE_TYPES = " ".join(f"*{suffix}" for suffix in sorted(images.IMAGE_SUFFIXES | ARRAY_SUFFIXES))
 RULE_LABELS = {
     "percentile": "percentile of validation scores",
@@ -56,11 +57,21 @@ class ScoredArray:
 class AnomalyTab(ToolTab):
     title = "Anomaly"
     filetypes = (("Images or MNIST arrays", IMAGE_TYPES), ("All files", "*"))
+    # The engine's defaults, except a quick retrain's epochs and images.
     retrain_fields = (
-        Field("normal", "Normal digits (e.g. 0123456789 or 3)", "0123456789"),
+        Field(
+            "normal",
+            "Normal digits (e.g. 0123456789 or 3)",
+            "".join(map(str, ANOMALY_DEFAULTS.normal_digits)),
+        ),
         Field("epochs", "Epochs", 3, minimum=1, maximum=200),
-        Field("latent_dim", "Bottleneck size", 16, minimum=2, maximum=256),
-        Field("threshold_rule", "Threshold rule", "percentile", choices=anomaly.THRESHOLD_RULES),
+        Field("latent_dim", "Bottleneck size", ANOMALY_DEFAULTS.latent_dim, minimum=2, maximum=256),
+        Field(
+            "threshold_rule",
+            "Threshold rule",
+            ANOMALY_DEFAULTS.threshold_rule,
+            choices=anomaly.THRESHOLD_RULES,
+        ),
         Field(
             "subset", "Normal training images (blank = all)", 6000, minimum=100, maximum=60000, optional=True
         ),

@@ -19,17 +19,25 @@ from training.core import images
 
 MODEL_CHOICES = {"CNN (default)": digits.MODEL_NAMES["cnn"], "Seed MLP": digits.MODEL_NAMES["mlp"]}
 PREVIEW_SIDE = 1024
+DIGITS_DEFAULTS = digits.DigitsTrainingConfig()
 IMAGE_TYPES = "*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp"
 
 
 class DigitsTab(ToolTab):
     title = "Digits"
     filetypes = (("Images", IMAGE_TYPES), ("All files", "*"))
+    # The engine's defaults, except a quick retrain's epochs and images.
     retrain_fields = (
-        Field("kind", "Model", "cnn", choices=digits.MODEL_KINDS),
+        Field("kind", "Model", DIGITS_DEFAULTS.kind, choices=digits.MODEL_KINDS),
         Field("epochs", "Epochs", 3, minimum=1, maximum=200),
-        Field("augment", "Rotation/shift/zoom augmentation", True),
-        Field("rotation_degrees", "Max rotation (degrees)", 90.0, minimum=0, maximum=180),
+        Field("augment", "Rotation/shift/zoom augmentation", DIGITS_DEFAULTS.augment),
+        Field(
+            "rotation_degrees",
+            "Max rotation (degrees)",
+            DIGITS_DEFAULTS.rotation_degrees,
+            minimum=0,
+            maximum=180,
+        ),
         Field(
             "subset", "Training images (blank = all 54,000)", 6000, minimum=100, maximum=54000, optional=True
         ),
