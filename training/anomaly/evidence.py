@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from training.core.provenance import manifest_numbers
+
 IMAGE_SIDE = 28
 
 
@@ -126,9 +128,7 @@ class EvidenceWeights:
 
     def to_json(self) -> dict:
         return {
-            name: [float(f"{value:.7g}") for value in values]
-            if name in ("means", "scales", "weights")
-            else values
+            name: manifest_numbers(values) if name in ("means", "scales", "weights") else values
             for name, values in asdict(self).items()
         }
 

@@ -17,6 +17,7 @@ from training.anomaly.evidence import (
 from training.anomaly.networks import is_all_digits
 from training.core.digit_images import scale_pixels
 from training.core.keras_io import import_keras, run_model
+from training.core.provenance import manifest_numbers
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,8 @@ class ScoreStatistics:
     evidence_weights: dict = field(default_factory=dict)  # `EvidenceWeights`
 
     def to_json(self) -> dict:
-        # Seven significant digits keep the manifest small and change no score visibly.
         return {
-            name: np.vectorize(lambda value: float(f"{value:.7g}"), otypes=[float])(value).tolist()
+            name: np.reshape(manifest_numbers(value), np.shape(value)).tolist()
             if isinstance(value, list) and value
             else value
             for name, value in asdict(self).items()

@@ -29,6 +29,10 @@ from training.core.model_quality import Headline
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from training.core.provenance import provenance_record, publish_network
 
+# Normal digits the evidence score's outlier exposure sees beside the synthetic non-digits
+# (a third of them also "photographed"; see training.anomaly.evidence.exposure_sets).
+EXPOSURE_DIGITS = 9000
+
 
 @dataclass
 class AnomalyModel:
@@ -135,7 +139,7 @@ def train(
         report(
             Progress("scoring", 0, 1, "outlier exposure: weighing the evidence against synthetic non-digits")
         )
-        exposure_digits = np.random.default_rng(config.seed).permutation(train_indices)[:9000]
+        exposure_digits = np.random.default_rng(config.seed).permutation(train_indices)[:EXPOSURE_DIGITS]
         statistics = fit_evidence(autoencoder, statistics, data.x_train[exposure_digits], config)
     normal_scores = score_images(
         autoencoder, statistics, data.x_train[validation_indices], config.score

@@ -7,6 +7,8 @@ manifest is the record (see `training.core.registry`).
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def provenance_record(
     tool: str,
@@ -42,6 +44,12 @@ def provenance_record(
     if training_seconds is not None:
         record["training_seconds"] = round(training_seconds, 1)
     return record
+
+
+def manifest_numbers(values) -> list[float]:
+    """Fitted numbers as a manifest keeps them: seven significant digits keep it small and
+    change no score visibly."""
+    return [float(f"{value:.7g}") for value in np.ravel(values)]
 
 
 def publish_network(registry, name: str, network, record: dict, headline, bundle: bool, force: bool):
