@@ -220,14 +220,6 @@ class AnomalyTab(ToolTab):
         if replaced:
             self.rescore()
 
-    def _model_selected(self) -> None:
-        name = self.selected_model_name()
-        if name in self.predictors:
-            self.on_model_ready(name, replaced=True)
-        else:
-            self.model_state.set("loading…")
-            self.with_predictor(name, lambda _predictor: self.rescore())
-
     def _rule_selected(self) -> None:
         self.save_threshold_button.state(["disabled"])
         if self.predictor is not None:

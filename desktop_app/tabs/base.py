@@ -128,6 +128,16 @@ class ToolTab(ttk.Frame):
         """Swap in the model now registered under `name`, for every tab that uses it."""
         self.app.model_cache.reload(name)
 
+    def _model_selected(self) -> None:
+        """The user chose another model: the answers on screen are given again by it, once it
+        is loaded (tabs with a model choice have `model_state` and `rescore`)."""
+        name = self.selected_model_name()
+        if name in self.predictors:
+            self.on_model_ready(name, replaced=True)
+        else:
+            self.model_state.set("loading…")
+            self.with_predictor(name, lambda _predictor: self.rescore())
+
     def revert_to_bundled(self) -> None:
         name = self.selected_model_name()
         self.app.registry.revert_to_bundled(name)
