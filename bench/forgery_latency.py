@@ -8,7 +8,7 @@ responsive throughout. The photo is a rendered 4000×3000 JPEG (quality 92) with
 texture. The first drop is a warm-up (the model meets a new input shape once); then each drop
 is timed from the drop to the moment the event loop has drawn the ELA view and the verdict.
 A second table splits one photo's work into its steps, run one after another on one thread
-(in the tab, the ELA and the verdict run side by side on two threads).
+(in the engine's `analyse_file`, the ELA and the verdict run side by side on two threads).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from bench.digits_bench import table
-from bench.make_sample_assets import render_photo
 from bench.responsiveness import EventLoopDelays
+from tests.helpers import render_photo
 
 SIZE = (4000, 3000)
 TARGET_SECONDS = 1.5
@@ -42,15 +42,16 @@ def timed_drop(root, tab, path: Path) -> dict[str, float]:
     started = time.perf_counter()
     simulate_drop(tab.drop_zone.area, [path])
     seen: dict[str, float] = {}
+    panel = tab.photo
 
     def look() -> None:
         root.update_idletasks()  # what has arrived is drawn before it counts as shown
-        shown = tab.shown
+        shown = panel.shown
         if shown is not None and shown.opened.path == str(path):
             now = time.perf_counter() - started
-            if "photo" not in seen and tab.original_view.image is not None:
+            if "photo" not in seen and panel.original_view.image is not None:
                 seen["photo"] = now
-            if "ela" not in seen and shown.ela is not None and tab.ela_view.image is not None:
+            if "ela" not in seen and shown.ela is not None and panel.ela_view.image is not None:
                 seen["ela"] = now
             if "verdict" not in seen and shown.verdict is not None:
                 seen["verdict"] = now
@@ -70,7 +71,6 @@ def step_breakdown(path: Path, predictor) -> list[tuple[str, float]]:
     """One photo's work, step by step on this thread (medians of 3 runs)."""
     from PIL import Image
 
-    from desktop_app.tabs import forgery as tab_module
     from training import forgery
     from training.core import images
 
@@ -86,13 +86,13 @@ def step_breakdown(path: Path, predictor) -> list[tuple[str, float]]:
         opened = timed("decode (open_image, EXIF orientation)", images.open_image, path)
         facts = timed("photo facts (sha256, EXIF, quality, hash)", forgery.photo_facts, path, opened)
         rgb = images.to_rgb(opened)
-        display_size = tab_module.display_size(rgb.size)
-        display = timed("display copy of the photo (≤ 1600 px)", tab_module.to_display, rgb, display_size)
+        display_size = forgery.display_size(rgb.size)
+        display = timed("display copy of the photo (≤ 1600 px)", forgery.to_display, rgb, display_size)
         ela = timed("ELA at native resolution (quality 90)", forgery.error_level_analysis, rgb)
-        timed("display copy of the ELA", tab_module.to_display, Image.fromarray(ela), display_size)
+        timed("display copy of the ELA", forgery.to_display, Image.fromarray(ela), display_size)
         features = timed("block_features (6 re-saves, 12 MP)", forgery.block_features, rgb)
         probability, block_map = timed("model (block network)", predictor.block_map, features)
-        timed("heatmap over the display copy", tab_module.heatmap_overlay, display, block_map, rgb.size)
+        timed("heatmap over the display copy", forgery.heatmap_overlay, display, block_map, rgb.size)
         del facts, probability
     return [(name, statistics.median(values)) for name, values in runs.items()]
 
@@ -121,7 +121,9 @@ def main() -> None:
         tab.start_loading()
         wait_until(root, lambda: tab.predictor is not None, 120, "the model")
         warm_up = timed_drop(root, tab, photo)
-        wait_until(root, lambda: not tab.ela_worker.busy and not app.jobs.busy, 30, "the warm-up to end")
+        wait_until(
+            root, lambda: not tab.photo.ela_worker.busy and not app.jobs.busy, 30, "the warm-up to end"
+        )
 
         delays = EventLoopDelays(root)
         drops = []

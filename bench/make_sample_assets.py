@@ -8,9 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas
 
-from bench.user_digits import HAND_DRAWN, render_user_digit
+from tests.helpers import (
+    HAND_DRAWN,
+    render_user_digit,
+    write_mixed_csv,
+)
 from training.core import paths
 
 SAMPLE_STYLES = ("DejaVuSans.ttf", HAND_DRAWN)
@@ -19,7 +22,7 @@ SAMPLE_STYLES = ("DejaVuSans.ttf", HAND_DRAWN)
 def make_digit_samples(directory: Path, seed: int = 14) -> list[Path]:
     """Ten samples, one per digit. The seed is one whose samples both bundled models read
     unambiguously: samples demonstrate and self-test; accuracy is measured on the
-    generated set of bench/user_digits.py."""
+    generated set of `generate_user_digits` (tests/helpers.py)."""
     directory.mkdir(parents=True, exist_ok=True)
     generator = np.random.default_rng(seed)
     written = []
@@ -32,87 +35,10 @@ def make_digit_samples(directory: Path, seed: int = 14) -> list[Path]:
     return written
 
 
-def write_mixed_csv(path: Path, rows: int = 3000, positive_rate: float = 0.03, seed: int = 0) -> Path:
-    """Numeric and text columns, an ID, missing values everywhere, a rare 'fraud' class."""
-    generator = np.random.default_rng(seed)
-    amount = generator.lognormal(3, 1, rows)
-    channel = generator.choice(["web", "branch", "phone", "app"], rows)
-    country = generator.choice([f"C{index}" for index in range(30)], rows)
-    age = generator.integers(18, 90, rows).astype(float)
-    signal = 0.9 * np.log(amount) + 1.5 * (channel == "phone") - 0.03 * age
-    score = signal + generator.normal(0, 1.0, rows)
-    fraud = score > np.quantile(score, 1 - positive_rate)
-    frame = pandas.DataFrame(
-        {
-            "transaction_id": np.arange(rows),
-            "amount": amount.round(2),
-            "channel": channel,
-            "country": country,
-            "age": age,
-            "note": generator.choice(["ok", "check", "", "repeat"], rows),
-            "fraud": np.where(fraud, "fraud", "legit"),
-        }
-    )
-    for column in ("amount", "channel", "age", "note"):
-        frame.loc[generator.random(rows) < 0.05, column] = np.nan
-    frame.to_csv(path, index=False, sep=";")
-    return path
-
-
-PHOTO_QUALITY = 85
 SAMPLE_EXIF = {
     0x010E: "Sample photo made by bench/make_sample_assets.py",  # ImageDescription
     0x0131: "Fintech ML Workbench sample generator",  # Software
 }
-
-
-def render_photo(size: tuple[int, int] = (960, 720), seed: int = 3):
-    """A procedural "photo": sky and ground gradients, a sun, buildings with windows, trees,
-    then camera-like texture (smooth fluctuations, fine noise, a slight blur)."""
-    from PIL import Image, ImageDraw, ImageFilter
-
-    generator = np.random.default_rng(seed)
-    width, height = size
-    horizon = int(height * 0.58)
-    rows = np.arange(height, dtype=np.float32)[:, None, None] / height
-    sky = np.array([70, 130, 200], np.float32) * (1 - rows) + np.array([200, 220, 240], np.float32) * rows
-    ground = np.array([120, 140, 70], np.float32) * (1 - rows) + np.array([60, 80, 40], np.float32) * rows
-    pixels = np.where(rows * height < horizon, sky, ground) * np.ones((1, width, 1), np.float32)
-    image = Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((width * 0.82, height * 0.08, width * 0.94, height * 0.24), fill=(255, 228, 150))
-    left = int(width * 0.04)
-    while left < width * 0.66:
-        building_width = int(generator.integers(60, 130))
-        top = horizon - int(generator.integers(110, 300))
-        shade = int(generator.integers(90, 170))
-        draw.rectangle((left, top, left + building_width, horizon), fill=(shade, shade - 12, shade - 25))
-        for window_y in range(top + 12, horizon - 20, 26):
-            for window_x in range(left + 10, left + building_width - 16, 22):
-                lit = generator.random() < 0.35
-                draw.rectangle(
-                    (window_x, window_y, window_x + 11, window_y + 14),
-                    fill=(250, 225, 140) if lit else (45, 55, 70),
-                )
-        left += building_width + int(generator.integers(8, 30))
-    for _ in range(7):
-        x, y = (
-            int(generator.integers(width * 0.62, width * 0.98)),
-            int(generator.integers(horizon + 100, height)),
-        )
-        radius = int(generator.integers(22, 48))
-        draw.rectangle((x - 5, y, x + 5, y + radius), fill=(90, 60, 35))
-        draw.ellipse(
-            (x - radius, y - 2 * radius, x + radius, y + 6), fill=(40, int(generator.integers(90, 140)), 45)
-        )
-    draw.rectangle((0, int(height * 0.82), width, int(height * 0.86)), fill=(110, 110, 115))  # a road
-    smooth = generator.normal(0, 7, (height // 24 + 1, width // 24 + 1, 3)).astype(np.float32)
-    smooth = np.asarray(
-        Image.fromarray((smooth + 128).clip(0, 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC),
-        np.float32,
-    )
-    textured = np.asarray(image, np.float32) + (smooth - 128) + generator.normal(0, 5, (height, width, 3))
-    return Image.fromarray(textured.clip(0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))
 
 
 def _exif():
@@ -122,28 +48,6 @@ def _exif():
     for tag, value in SAMPLE_EXIF.items():
         exif[tag] = value
     return exif
-
-
-def splice(photo, donor_quality: int = 50, box=(296, 96, 396, 420), to=(653, 99)):
-    """The photo with a region pasted in from a copy of itself compressed at `donor_quality`
-    (by default: one more building, from the skyline): `box` (left, top, right, bottom) of
-    the copy lands at `to`, off the 8×8 JPEG grid, with softened edges. Returns the spliced
-    photo and the mask (white = pasted)."""
-    import io
-
-    from PIL import Image, ImageDraw, ImageFilter
-
-    buffer = io.BytesIO()
-    photo.save(buffer, "JPEG", quality=donor_quality)
-    donor = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").crop(box)
-    region = Image.new("L", donor.size, 0)
-    ImageDraw.Draw(region).rectangle((3, 3, donor.width - 4, donor.height - 4), fill=255)
-    region = region.filter(ImageFilter.GaussianBlur(2))
-    spliced = photo.copy()
-    spliced.paste(donor, to, region)
-    mask = Image.new("L", photo.size, 0)
-    mask.paste(region.point(lambda value: 255 if value >= 128 else 0), to)
-    return spliced, mask
 
 
 def render_screenshot(size: tuple[int, int] = (1280, 720)):

@@ -70,12 +70,16 @@ def show_forgery(app, root) -> None:
     wait_until(root, lambda: len(tab.results.rows()) == 3, 120, "the verdicts")
     wait_until(
         root,
-        lambda: tab.shown is not None and tab.shown.verdict is not None and tab.shown_answer()["ela_shown"],
+        lambda: (
+            tab.photo.shown is not None
+            and tab.photo.shown.verdict is not None
+            and tab.shown_answer()["ela_shown"]
+        ),
         60,
         "the tampered sample with its ELA",
     )
-    wait_until(root, lambda: tab.shown.overlay is not None, 60, "the heatmap")
-    tab.heatmap_checkbox.invoke()
+    wait_until(root, lambda: tab.photo.shown.overlay is not None, 60, "the heatmap")
+    tab.photo.heatmap_checkbox.invoke()
 
 
 def digit_samples():

@@ -149,7 +149,7 @@ def check_window() -> str:
         simulate_drop(forgery_tab.drop_zone.area, [photo])
         wait_until(
             root,
-            lambda: forgery_tab.shown is not None and forgery_tab.shown.verdict is not None,
+            lambda: forgery_tab.photo.shown is not None and forgery_tab.photo.shown.verdict is not None,
             120,
             "the Forgery verdict",
         )

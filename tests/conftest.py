@@ -1,19 +1,63 @@
 """Shared fixtures. GUI tests use one Tk root for the whole session (as Porcupine does),
-fail on any exception inside a Tk callback, and wait with `wait_until` instead of sleeping."""
+fail on any exception inside a Tk callback, and wait with `wait_until` instead of sleeping.
+Any test fails when the app logs an error while it runs (a background job crashed), and the
+`gui` and `data` markers are set here from the fixtures a test uses."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
-from pathlib import Path
 
 import pytest
+
+from tests.helpers import REPO_ROOT
 
 # Before anything reads them: tests never write to the real user directory, and find the
 # data where CI and development machines keep it.
 os.environ["FINTECH_USER_DIR"] = tempfile.mkdtemp(prefix="workbench-user-")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("FINTECH_DATA_DIR", str(REPO_ROOT.parent / "shared" / "data"))
+
+GUI_FIXTURES = {"gui_root", "app", "gui"}
+DATA_FIXTURES = {"mnist"}
+
+
+def pytest_collection_modifyitems(items):
+    """Marks what a test's fixtures tell: the Tk app, the datasets. Other tests that read the
+    data (in a subprocess, through the app) carry `@pytest.mark.data` themselves."""
+    for item in items:
+        fixtures = set(item.fixturenames)
+        if fixtures & GUI_FIXTURES:
+            item.add_marker(pytest.mark.gui)
+        if fixtures & DATA_FIXTURES:
+            item.add_marker(pytest.mark.data)
+
+
+class ErrorRecords(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_logged_errors(request):
+    """A crashed job or Tk callback shows a message window and logs an error, and a test that
+    does not look for the window would still pass: fail any test during which the app logged
+    an error (a user's mistake is a warning and does not count). A test that provokes errors
+    on purpose says so with `@pytest.mark.expected_job_errors`, and then fails without one."""
+    app_logger = logging.getLogger("desktop_app")
+    errors = ErrorRecords()
+    app_logger.addHandler(errors)
+    yield
+    app_logger.removeHandler(errors)
+    logged = [record.getMessage() for record in errors.records]
+    if request.node.get_closest_marker("expected_job_errors"):
+        assert logged, "marked expected_job_errors, but the app logged no error"
+    else:
+        assert not logged, "the app logged errors during the test:\n" + "\n".join(logged)
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,12 @@ their reasons, the Digits tool's gate, and a threshold saved into the user's cop
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import DIGIT_SAMPLES, run_cli
 from training import anomaly, digits
 from training.anomaly import evidence as anomaly_evidence
 
@@ -130,36 +128,24 @@ def test_the_digits_gate_answers_not_a_digit_first(gate, cnn_predictor, tmp_path
     answer = cnn_predictor.predict_file(path, gate=gate)
     assert answer.not_a_digit is True and answer.status == "unsure"
     assert answer.message.startswith("Not a digit: ") and "best guess" in answer.message
-    sample = REPO_ROOT / "assets" / "samples" / "digits" / "digit_3.png"
-    read = cnn_predictor.predict_file(sample, gate=gate)
+    read = cnn_predictor.predict_file(DIGIT_SAMPLES[3], gate=gate)
     assert read.not_a_digit is False and read.status == "ok" and read.label == 3
 
 
+@pytest.mark.slow
 def test_predict_anomaly_takes_npz_arrays_and_says_why(mnist, tmp_path):
     arrays = tmp_path / "objects.npz"
     square = np.zeros((28, 28), np.uint8)
     square[4:24, 4:24] = 255  # a filled square: not a digit
     np.savez(arrays, x_test=np.stack([mnist.x_test[0], square]))
-    completed = subprocess.run(
-        [sys.executable, "-m", "training", "predict", "anomaly", str(arrays), "--json"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = run_cli("predict", "anomaly", str(arrays), "--json")
     assert completed.returncode == 0, completed.stderr
     digit, filled = (json.loads(line) for line in completed.stdout.splitlines())
     assert digit["path"] == f"{arrays}[0]" and filled["path"] == f"{arrays}[1]"
     assert (digit["anomaly"], digit["verdict"]) == (False, "digit")
     assert (filled["anomaly"], filled["verdict"]) == (True, "not a digit")
     assert filled["evidence"] and filled["evidence"][0]["contribution"] > 0
-    table = subprocess.run(
-        [sys.executable, "-m", "training", "predict", "anomaly", str(arrays)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    table = run_cli("predict", "anomaly", str(arrays))
     # Without --json: the verdict column, then the message, both in the JSON's word.
     digit_row, filled_row = (line.split(maxsplit=3)[3] for line in table.stdout.splitlines()[1:])
     assert digit_row.startswith("digit ") and filled_row.startswith("not a digit not a digit — "), (

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO_ROOT
+
 TOOLS = ("digits", "anomaly", "forgery", "imbalanced")
 ARCHITECTURE = REPO_ROOT / "docs" / "ARCHITECTURE.md"
 

@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from bench.user_digits import generate_user_digits
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_cli(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "training", *arguments],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ},
-    )
+from tests.helpers import generate_user_digits, render_letter, run_cli, write_mixed_csv
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +14,7 @@ def user_digits(tmp_path_factory):
     return generate_user_digits(tmp_path_factory.mktemp("user-digits"), count=120, seed=99)
 
 
+@pytest.mark.slow
 def test_predict_json_contract_with_bad_files_among_good(tmp_path, user_digits):
     corrupt = tmp_path / "broken.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
@@ -58,9 +42,8 @@ def test_predict_json_contract_with_bad_files_among_good(tmp_path, user_digits):
     assert "Traceback" not in completed.stderr
 
 
+@pytest.mark.slow
 def test_predict_digits_with_the_anomaly_gate(tmp_path, user_digits):
-    from tests.test_gui_digits import render_letter
-
     render_letter(tmp_path / "letter_K.png", "K")
     inputs = [str(user_digits[0].path), str(tmp_path / "letter_K.png")]
     completed = run_cli("predict", "digits", *inputs, "--json", "--gate")
@@ -72,6 +55,7 @@ def test_predict_digits_with_the_anomaly_gate(tmp_path, user_digits):
     assert letter["message"].startswith("Not a digit: ") and "best guess would be" in letter["message"]
 
 
+@pytest.mark.slow
 def test_digits_as_users_bring_them(user_digits):
     """Generated dark-on-light digits unlike MNIST, read through the CLI ('unsure' = wrong)."""
     folder = user_digits[0].path.parent
@@ -86,6 +70,7 @@ def test_digits_as_users_bring_them(user_digits):
     assert correct / len(user_digits) >= 0.95
 
 
+@pytest.mark.slow
 def test_readable_table_without_json(user_digits):
     completed = run_cli("predict", "digits", str(user_digits[0].path), "--model", "mlp")
     assert completed.returncode == 0, completed.stderr
@@ -108,20 +93,24 @@ def test_missing_data_is_a_clean_error(tmp_path):
     assert "MNIST was not found" in completed.stderr and "Traceback" not in completed.stderr
 
 
+@pytest.mark.slow
 def test_imbalanced_save_then_predict_one_row(tmp_path):
-    from bench.make_sample_assets import write_mixed_csv
-
     table = write_mixed_csv(tmp_path / "loans.csv", rows=1500, positive_rate=0.08)
     user_dir = tmp_path / "user"
-    environment = {**os.environ, "FINTECH_USER_DIR": str(user_dir)}
-    trained = subprocess.run(
-        [sys.executable, "-m", "training", "imbalanced", "--csv", str(table), "--target", "fraud"]
-        + ["--models", "logistic_regression,dummy", "--methods", "none", "--save", "Loans", "--json"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=environment,
+    trained = run_cli(
+        "imbalanced",
+        "--csv",
+        str(table),
+        "--target",
+        "fraud",
+        "--models",
+        "logistic_regression,dummy",
+        "--methods",
+        "none",
+        "--save",
+        "Loans",
+        "--json",
+        user_dir=user_dir,
     )
     assert trained.returncode == 0, trained.stderr
     rows = [json.loads(line) for line in trained.stdout.splitlines()]
@@ -131,24 +120,7 @@ def test_imbalanced_save_then_predict_one_row(tmp_path):
     one_row = tmp_path / "one.csv"
     lines = table.read_text().splitlines()
     one_row.write_text("\n".join(lines[:2]) + "\n")
-    scored = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "training",
-            "predict",
-            "imbalanced",
-            str(one_row),
-            "--model",
-            "loans",
-            "--json",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-    )
+    scored = run_cli("predict", "imbalanced", str(one_row), "--model", "loans", "--json", user_dir=user_dir)
     assert scored.returncode == 0, scored.stderr
     answers = [json.loads(line) for line in scored.stdout.splitlines()]
     assert len(answers) == 1 and 0.0 <= answers[0]["probability"] <= 1.0

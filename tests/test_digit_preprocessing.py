@@ -148,11 +148,24 @@ def test_huge_image_is_refused_before_decoding(tmp_path):
         images.open_image(path)
 
 
-def test_large_photo_is_decoded_at_reduced_size(tmp_path):
+def test_large_photo_is_decoded_at_reduced_size(tmp_path, monkeypatch):
     path = tmp_path / "photo.jpg"
     draw_digit(8, size=(4000, 3000), position=(1500, 800), height=1400).convert("RGB").save(path, quality=85)
+    decoded_sizes = []
+    open_image = images.open_image
+
+    def recording_open_image(*arguments, **keywords):
+        image = open_image(*arguments, **keywords)
+        decoded_sizes.append(image.size)
+        return image
+
+    monkeypatch.setattr(images, "open_image", recording_open_image)
     pixels = prepared_pixels(path)
-    assert pixels.max() == 255
+    # JPEG decodes at 1/2 scale: the smallest scale that still leaves DECODE_SIDE pixels a side.
+    assert decoded_sizes == [(2000, 1500)] and min(decoded_sizes[0]) >= digits.DECODE_SIDE
+    small = tmp_path / "small.png"
+    draw_digit(8, size=(400, 300), position=(150, 80), height=140).save(small)
+    assert correlation(pixels, prepared_pixels(small)) > 0.9
 
 
 def test_mnist_stroke_constant_matches_the_data(mnist):

@@ -23,6 +23,7 @@ def evaluations(mnist, registry):
     }
 
 
+@pytest.mark.slow
 def test_default_cnn_meets_its_targets(evaluations):
     evaluation, entry = evaluations["digits-cnn"]
     assert evaluation.plain["accuracy"] >= 0.995
@@ -30,12 +31,14 @@ def test_default_cnn_meets_its_targets(evaluations):
     assert evaluation.plain["accuracy"] == pytest.approx(entry.metrics["test_accuracy"], abs=5e-4)
 
 
+@pytest.mark.slow
 def test_seed_mlp_meets_its_target(evaluations):
     evaluation, entry = evaluations["digits-mlp"]
     assert evaluation.plain["accuracy"] >= 0.98
     assert evaluation.plain["accuracy"] == pytest.approx(entry.metrics["test_accuracy"], abs=5e-4)
 
 
+@pytest.mark.slow
 def test_per_class_report_is_consistent(evaluations):
     evaluation, _ = evaluations["digits-cnn"]
     matrix = np.array(evaluation.plain["confusion_matrix"])
@@ -58,6 +61,7 @@ def test_rotated_test_set_is_seeded_and_really_rotated(mnist):
     assert np.abs(quarter - np.rot90(mnist.x_test[0], -1)).max() < 1e-3
 
 
+@pytest.mark.slow
 def test_one_epoch_training_smoke_run_reports_progress(mnist):
     reports = []
     config = digits.DigitsTrainingConfig.defaults_for("cnn", epochs=1, subset=600, seed=5)
@@ -70,6 +74,7 @@ def test_one_epoch_training_smoke_run_reports_progress(mnist):
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_given_a_seed(mnist):
     config = digits.DigitsTrainingConfig.defaults_for("mlp", epochs=1, subset=2000, seed=9)
     first = digits.train(mnist, config)

@@ -33,6 +33,7 @@ def pasted_region_mask(shape, top: int, left: int, size: int) -> np.ndarray:
     return mask
 
 
+@pytest.mark.data
 def test_a_region_pasted_from_another_photo_lights_up_and_uniform_compression_does_not(photos):
     """Tampered: the host went through the camera's JPEG (quality 80), then a patch was pasted
     off the 8×8 grid and the whole saved at 95, as editors do. Control: the same composite with
@@ -54,6 +55,7 @@ def test_a_region_pasted_from_another_photo_lights_up_and_uniform_compression_do
     assert lit[mask].mean() / lit[~mask].mean() > 2 * flat[mask].mean() / flat[~mask].mean()
 
 
+@pytest.mark.data
 def test_ela_is_native_resolution_rgb_whatever_the_mode(photos):
     for mode in ("L", "RGBA", "CMYK", "P"):
         converted = photos[0].convert(mode)
@@ -63,12 +65,14 @@ def test_ela_is_native_resolution_rgb_whatever_the_mode(photos):
 
 
 @pytest.mark.parametrize("quality", [30, 50, 65, 75, 85, 90, 95, 100])
+@pytest.mark.data
 def test_jpeg_quality_is_read_from_the_quantisation_tables(photos, tmp_path, quality):
     path = tmp_path / f"q{quality}.jpg"
     photos[0].save(path, "JPEG", quality=quality)
     assert forgery.estimate_jpeg_quality(Image.open(path)) == quality
 
 
+@pytest.mark.data
 def test_png_gets_the_trust_warning_and_a_camera_jpeg_does_not(photos, tmp_path):
     png = tmp_path / "photo.png"
     photos[0].save(png)
@@ -85,6 +89,7 @@ def test_png_gets_the_trust_warning_and_a_camera_jpeg_does_not(photos, tmp_path)
     assert len(facts.sha256) == 64 and len(facts.average_hash) == 16
 
 
+@pytest.mark.data
 def test_low_quality_tiny_and_screenshot_sized_files_are_flagged(photos, tmp_path):
     cases = {
         "low.jpg": (photos[0], 40, "strong re-compression"),
@@ -125,6 +130,7 @@ def test_xmp_fields_are_read_and_editing_software_is_named(tmp_path):
     assert forgery.photo_facts(plain, images.open_image(plain)).xmp == {}
 
 
+@pytest.mark.data
 def test_concurrent_resaves_of_one_image_keep_their_own_quality(photos):
     """`Image.save` keeps its options on the image object: without a copy per call, threads
     re-saving one image at different qualities (the block features do, and the tab's ELA
@@ -140,6 +146,7 @@ def test_concurrent_resaves_of_one_image_keep_their_own_quality(photos):
 
 
 @pytest.mark.parametrize("size", [(481, 321), (16, 16), (203, 317), (1000, 9)])
+@pytest.mark.data
 def test_resaved_pixels_are_what_pil_decodes(photos, size):
     """The features decode re-saves with simplejpeg, the data tools with PIL: the same pixels,
     or training and inference would see different inputs."""
@@ -150,6 +157,7 @@ def test_resaved_pixels_are_what_pil_decodes(photos, size):
         )
 
 
+@pytest.mark.data
 def test_block_features_in_strips_are_the_whole_image_formula(photos):
     """A plain whole-image version of the documented formula, against the strip-by-strip one,
     on a photo whose height is not a whole number of strips (321 rows: 40 blocks, 2.5 strips)."""
@@ -188,6 +196,7 @@ def test_block_features_in_strips_are_the_whole_image_formula(photos):
     np.testing.assert_allclose(features[..., variance_channel], expected[..., variance_channel], atol=0.02)
 
 
+@pytest.mark.data
 def test_the_preview_and_the_classifier_share_one_resave_and_see_what_they_would_alone(photos, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from tests.test_cli import run_cli
+from tests.helpers import render_photo, run_cli
 from training import forgery
 from training.core import images, paths, probability_figures
 from training.forgery import data as forgery_data
+from training.forgery import predict as forgery_predict
 
 CASIA = paths.data_dir() / "casia1"
 CASIA_TEST = paths.data_dir() / "casia1_test"
@@ -21,6 +22,7 @@ EXTRA_PHOTOS = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))
 SAMPLES = paths.assets_dir() / "samples" / "photos"
 
 
+@pytest.mark.data
 def test_grouped_split_keeps_every_source_photo_on_one_side():
     photos = forgery_data.list_photos(CASIA)
     train, validation = forgery_data.grouped_split(photos, 0.2, seed=0)
@@ -43,6 +45,7 @@ def test_folders_without_both_classes_are_refused(tmp_path):
         forgery_data.list_photos(tmp_path / "real")
 
 
+@pytest.mark.data
 def test_synthetic_pairs_differ_only_at_the_pasted_region_and_share_their_history(tmp_path):
     rng = np.random.default_rng(3)
     for _ in range(6):  # hard, feathered and blurred edges, splices and copy-moves
@@ -87,6 +90,7 @@ def test_the_recipe_is_widened_by_named_groups():
     assert 0.65 < ((qualities >= 70) & (qualities <= 90)).mean() < 0.75
 
 
+@pytest.mark.data
 def test_block_features_are_per_jpeg_block_and_relative_channels_are_centred():
     image = images.open_image(next((CASIA / "Au").glob("*.jpg")))
     features = forgery.block_features(image)
@@ -107,6 +111,8 @@ def validation_photos(predictor) -> list[forgery_data.LabelledPhoto]:
     return [photos[i] for i in validation]
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_bundled_model_sees_tampering_where_file_quality_says_nothing():
     """Quality-matched validation photos (both classes saved with the same first quantisation
     step, so the CASIA shortcut is blind): the model still ranks tampered above authentic, and
@@ -127,6 +133,8 @@ def test_bundled_model_sees_tampering_where_file_quality_says_nothing():
     assert np.mean([auc for auc in pixel_aucs if auc is not None]) > 0.8
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_predict_forgery_json_contract(tmp_path):
     photos = sorted((CASIA_TEST / "Au").glob("*.jpg"))[:2] + sorted((CASIA_TEST / "Sp").glob("*.jpg"))[:2]
     png = tmp_path / "screen.png"
@@ -321,3 +329,97 @@ def test_forgery_training_refuses_an_unknown_recipe_group_before_any_work():
     result = run_cli("forgery", "--recipe-additions", "qualities,colours")
     assert result.returncode == 2
     assert "Unknown recipe additions ['colours']" in result.stderr and "Traceback" not in result.stderr
+
+
+def pixels_of(image) -> np.ndarray:
+    return np.asarray(image, dtype=np.int16)
+
+
+@pytest.mark.slow
+def test_one_analysis_holds_everything_a_viewer_draws(tmp_path):
+    """`analyse_file`: the photo opened (facts, warnings, metadata rows, a screen-sized copy),
+    its ELA preview, the verdict the batch path gives, and the heatmap; shown part by part."""
+    predictor = forgery.ForgeryPredictor.load()
+    path = tmp_path / "camera.jpg"
+    render_photo((2400, 1600), seed=9).save(path, quality=90)
+    snapshots = []
+    analysis = predictor.analyse_file(path, on_partial=snapshots.append)
+    opened, verdict = analysis.opened, analysis.verdict
+
+    alone = predictor.predict_file(path)
+    assert verdict.status == "ok" and verdict.to_json() == alone.to_json()
+    assert np.array_equal(verdict.block_map, alone.block_map)
+    assert opened.facts == verdict.facts and (opened.facts.width, opened.facts.height) == (2400, 1600)
+    assert opened.warnings == verdict.warnings == forgery.trust_warnings(opened.facts)
+    metadata = dict(opened.metadata)
+    assert metadata["File"] == "camera.jpg" and metadata["Dimensions"].startswith("2400 × 1600 px (3.8 MP)")
+    assert metadata["JPEG quality"] == "≈ 90 (estimated)" and metadata["SHA-256"] == opened.facts.sha256
+
+    # The model and the ELA read every pixel; what a viewer draws is screen-sized.
+    assert opened.image.size == (2400, 1600) and opened.display.size == (1600, 1067)
+    native_ela = Image.fromarray(forgery.error_level_analysis(opened.image))
+    assert analysis.ela.settings == forgery.ElaSettings() and analysis.ela.image.size == (1600, 1067)
+    assert np.array_equal(
+        pixels_of(analysis.ela.image), pixels_of(forgery.to_display(native_ela, (1600, 1067)))
+    )
+    expected = forgery.heatmap_overlay(opened.display, verdict.block_map, opened.image.size)
+    assert np.array_equal(pixels_of(analysis.overlay), pixels_of(expected))
+
+    # First the photo, then its ELA; the verdict and heatmap come with the whole analysis.
+    assert [
+        (part.opened is opened, part.ela is analysis.ela, part.verdict, part.overlay) for part in snapshots
+    ] == [
+        (True, False, None, None),
+        (True, True, None, None),
+    ]
+    # Other ELA settings are a new request for the same opened photo.
+    sixty = opened.ela(forgery.ElaSettings(quality=60))
+    assert sixty.settings.quality == 60 and sixty.image.size == (1600, 1067)
+    assert np.abs(pixels_of(sixty.image) - pixels_of(analysis.ela.image)).mean() > 1
+
+
+def test_an_analysis_says_why_it_has_no_verdict_and_keeps_a_known_one(tmp_path, monkeypatch):
+    predictor = forgery.ForgeryPredictor.load()
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    unreadable = predictor.analyse_file(broken)
+    assert (unreadable.opened, unreadable.ela, unreadable.overlay) == (None, None, None)
+    assert unreadable.verdict.status == "error"
+    assert unreadable.verdict.message == "broken.jpg: not an image format this app can read."
+
+    tiny = tmp_path / "icon.jpg"
+    Image.new("RGB", (12, 12), (200, 40, 40)).save(tiny)
+    small = predictor.analyse_file(tiny)
+    assert (
+        small.verdict.status == "error"
+        and "icon.jpg: 12×12 pixels is too small for ELA" in small.verdict.message
+    )
+    # The viewer still shows the photo, its ELA and why to distrust it; the command line's
+    # answer stays the verdict alone.
+    assert small.opened.display.size == (12, 12) and small.ela is not None and small.overlay is None
+    assert small.verdict.facts is small.opened.facts
+    assert small.verdict.warnings == small.opened.warnings and "Only 12×12 pixels" in small.opened.warnings[0]
+    assert predictor.predict_file(tiny).warnings == []
+
+    known = predictor.predict_file(SAMPLES / "tampered.jpg")
+    model_runs = []
+    monkeypatch.setattr(
+        forgery_predict, "block_features", lambda *arguments, **keywords: model_runs.append(1)
+    )
+    shown_again = predictor.analyse_file(SAMPLES / "tampered.jpg", verdict=known)
+    assert shown_again.verdict is known and model_runs == []
+    expected = forgery.heatmap_overlay(
+        shown_again.opened.display, known.block_map, shown_again.opened.image.size
+    )
+    assert np.array_equal(pixels_of(shown_again.overlay), pixels_of(expected))
+
+
+def test_the_heatmap_colours_only_the_suspicious_blocks_over_a_grey_photo():
+    photo = Image.new("RGB", (160, 80), (150, 60, 30))  # red-brown, where a red tint vanished
+    block_map = np.zeros((10, 20), np.float32)
+    block_map[2:6, 4:8] = 0.6
+    overlay = pixels_of(forgery.heatmap_overlay(photo.resize((80, 40)), block_map, photo.size))
+    grey = pixels_of(photo.resize((80, 40)).convert("L").convert("RGB"))
+    hot, cold = overlay[10:20, 18:30], overlay[30:, 50:]
+    assert np.array_equal(cold, grey[30:, 50:])
+    assert (hot[..., 0] - hot[..., 2] > 150).all()  # strongly coloured where the map is high

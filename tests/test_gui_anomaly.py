@@ -7,14 +7,14 @@ import pytest
 from PIL import Image
 
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
+from tests.helpers import DIGIT_SAMPLES, rendered_pixels
 from training.core import paths
 
-SAMPLES = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
 PHOTOS = sorted((paths.data_dir() / "bsds500").glob("*.jpg"))[:3]
 
 
 def anomaly_tab(app):
-    tab = app.tabs[1]
+    tab = app.tab("Anomaly")
     app.notebook.select(tab)
     return tab
 
@@ -27,11 +27,7 @@ def use_model(gui, tab, label: str):
     return tab.predictors[name]
 
 
-def rendered(panel) -> np.ndarray:
-    panel.canvas.draw()
-    return np.asarray(panel.canvas.get_renderer().buffer_rgba())[..., :3]
-
-
+@pytest.mark.data
 def test_dropped_digits_are_normal_and_photos_noise_blanks_are_not(gui, tmp_path):
     tab = anomaly_tab(gui)
     tab.clear()
@@ -39,11 +35,11 @@ def test_dropped_digits_are_normal_and_photos_noise_blanks_are_not(gui, tmp_path
     generator = np.random.default_rng(0)
     Image.fromarray(generator.integers(0, 256, (240, 320), dtype=np.uint8)).save(tmp_path / "noise.png")
     Image.new("L", (200, 200), 230).save(tmp_path / "blank.png")
-    dropped = [*SAMPLES, *PHOTOS, tmp_path / "noise.png", tmp_path / "blank.png"]
+    dropped = [*DIGIT_SAMPLES, *PHOTOS, tmp_path / "noise.png", tmp_path / "blank.png"]
     simulate_drop(tab.drop_zone.area, dropped)
     wait_until(gui.root, lambda: len(tab.results.rows()) == len(dropped), 60, "every verdict")
     verdicts = {row[0]: row[3] for row in tab.results.rows()}
-    assert [verdicts[sample.name] for sample in SAMPLES] == ["digit"] * 10, verdicts
+    assert [verdicts[sample.name] for sample in DIGIT_SAMPLES] == ["digit"] * 10, verdicts
     assert all(verdicts[photo.name] == "not a digit" for photo in PHOTOS), verdicts
     assert verdicts["noise.png"] == "not a digit" and verdicts["blank.png"] == "not a digit"
     threshold = tab.predictor.threshold
@@ -51,7 +47,7 @@ def test_dropped_digits_are_normal_and_photos_noise_blanks_are_not(gui, tmp_path
         if row[1]:
             assert float(row[2]) == pytest.approx(float(row[1]) - threshold, abs=2e-3)
 
-    tab.results.tree.selection_set(str(SAMPLES[4]))
+    tab.results.tree.selection_set(str(DIGIT_SAMPLES[4]))
     gui.root.update()
     shown = tab.shown_answer()
     assert shown["verdict"] == "digit" and shown["views_shown"] == [True, True, True]
@@ -67,7 +63,7 @@ def test_dropped_digits_are_normal_and_photos_noise_blanks_are_not(gui, tmp_path
     legend = [text.get_text() for text in tab.histogram.axes.get_legend().get_texts()]
     assert legend[0].startswith("normal validation images (2,000)")
     assert f"dropped images ({len(dropped)})" in legend
-    assert rendered(tab.histogram).std() > 20
+    assert rendered_pixels(tab.histogram).std() > 20
     assert tab.counts_text.get().startswith(f"Dropped images: {len(PHOTOS) + 2} of {len(dropped)} flagged")
 
 
@@ -91,6 +87,7 @@ def drag_threshold(gui, histogram, start: float, end: float) -> None:
     gui.root.update()
 
 
+@pytest.mark.slow
 def test_npz_batch_dragging_the_threshold_updates_counts_and_metrics(gui, mnist, tmp_path):
     tab = anomaly_tab(gui)
     tab.clear()
@@ -135,7 +132,7 @@ def test_npz_batch_dragging_the_threshold_updates_counts_and_metrics(gui, mnist,
     scores = tab.batch.scored.scores
     top = f"{scores.max():.1f}"
     assert top in [text.get_text() for text in tab.grid_plot.figure.axes[0].texts][:1]
-    assert rendered(tab.grid_plot).std() > 20
+    assert rendered_pixels(tab.grid_plot).std() > 20
 
 
 def test_a_folder_of_images_scores_in_the_background_and_cancels(gui, tmp_path):
@@ -145,7 +142,7 @@ def test_a_folder_of_images_scores_in_the_background_and_cancels(gui, tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()
     for index in range(400):
-        (folder / f"scan_{index:03d}.png").write_bytes(SAMPLES[index % 10].read_bytes())
+        (folder / f"scan_{index:03d}.png").write_bytes(DIGIT_SAMPLES[index % 10].read_bytes())
     simulate_drop(tab.drop_zone.area, [folder])
     wait_until(gui.root, lambda: len(tab.results.rows()) >= 5, 60, "the first rows")
     assert tab.cancel_button.instate(["!disabled"]) and 0 < tab.progress_bar["value"] < 1
@@ -190,6 +187,8 @@ def test_an_npz_of_the_wrong_shape_is_refused_with_a_reason(gui, tmp_path):
     )
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_retrain_through_the_menu_swaps_in_then_reverts(gui):
     tab = anomaly_tab(gui)
     tab.clear()

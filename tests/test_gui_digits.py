@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
+from tests.helpers import DIGIT_SAMPLES, render_letter, rendered_pixels
 from training.core import paths
-
-SAMPLES = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
 
 
 def digits_tab(app):
-    return app.tabs[0]
+    return app.tab("Digits")
 
 
 def test_window_shows_title_menu_and_tool_tabs(gui):
@@ -35,20 +32,20 @@ def test_window_shows_title_menu_and_tool_tabs(gui):
 def test_dropping_sample_images_shows_their_digits(gui):
     tab = digits_tab(gui)
     tab.clear()
-    assert len(SAMPLES) == 10
-    simulate_drop(tab.drop_zone.area, SAMPLES)
-    wait_until(gui.root, lambda: len(tab.results.rows()) == len(SAMPLES), 60, "10 predictions")
+    assert len(DIGIT_SAMPLES) == 10
+    simulate_drop(tab.drop_zone.area, DIGIT_SAMPLES)
+    wait_until(gui.root, lambda: len(tab.results.rows()) == len(DIGIT_SAMPLES), 60, "10 predictions")
     rows = {row[0]: row for row in tab.results.rows()}
-    for sample in SAMPLES:
+    for sample in DIGIT_SAMPLES:
         expected = sample.stem.split("_")[1]
         assert rows[sample.name][1] == expected, f"{sample.name}: {rows[sample.name]}"
         assert rows[sample.name][3] == "ok"
     assert tab.model_state.get().startswith("digits-cnn (bundled, test accuracy 99.")
     shown = tab.shown_answer()
-    assert shown["answer"] == SAMPLES[-1].stem.split("_")[1]
+    assert shown["answer"] == DIGIT_SAMPLES[-1].stem.split("_")[1]
     assert len(shown["bars"]) == 3 and shown["bars"][0][1] >= shown["bars"][1][1]
     assert shown["model_input_shown"] and tab.original_view.displayed_size()[0] > 50
-    tab.results.tree.selection_set(str(SAMPLES[0]))
+    tab.results.tree.selection_set(str(DIGIT_SAMPLES[0]))
     gui.root.update()
     assert tab.shown_answer()["answer"] == "0"
 
@@ -58,7 +55,7 @@ def test_paths_with_spaces_and_unicode_survive_the_drop(gui, tmp_path):
     tab.clear()
     odd = tmp_path / "scan from Zoë's phone" / "dígito 7.png"
     odd.parent.mkdir()
-    odd.write_bytes(SAMPLES[7].read_bytes())
+    odd.write_bytes(DIGIT_SAMPLES[7].read_bytes())
     simulate_drop(tab.drop_zone.area, [odd])
     wait_until(gui.root, lambda: len(tab.results.rows()) == 1, 30, "one prediction")
     assert tab.results.rows()[0][:2] == ["dígito 7.png", "7"]
@@ -89,39 +86,46 @@ def test_bad_files_get_a_message_and_nothing_crashes(gui, tmp_path):
 def test_typed_path_opens_like_a_drop(gui):
     tab = digits_tab(gui)
     tab.clear()
-    tab.drop_zone.path_text.set(str(SAMPLES[2]))
+    tab.drop_zone.path_text.set(str(DIGIT_SAMPLES[2]))
     tab.drop_zone.open_button.invoke()
     wait_until(gui.root, lambda: len(tab.results.rows()) == 1, 30, "one prediction")
     assert tab.results.rows()[0][1] == "2"
 
 
-def test_model_selector_switches_to_the_seed_mlp(gui):
+def shown_bars(prediction) -> list[tuple[str, float]]:
+    """The probability bars the tab draws for a prediction."""
+    return [(str(label), value) for label, value in prediction.top(3)]
+
+
+def test_model_selector_switches_to_the_seed_mlp(gui, registry, cnn_predictor):
+    from training.digits import DigitsPredictor
+
     tab = digits_tab(gui)
     tab.clear()
     tab.model_choice.set("Seed MLP")
     tab.model_selector.event_generate("<<ComboboxSelected>>")
     wait_until(gui.root, lambda: "digits-mlp" in tab.predictors, 30, "the MLP to load")
     wait_until(gui.root, lambda: "digits-mlp" in tab.model_state.get(), 10, "the model label")
-    tab.open_paths([SAMPLES[1]])
+    tab.open_paths([DIGIT_SAMPLES[1]])
     wait_until(gui.root, lambda: len(tab.results.rows()) == 1, 30, "one prediction")
+    shown = tab.shown_answer()["bars"]
+    mlp_answer = DigitsPredictor.load("digits-mlp", registry).predict_file(DIGIT_SAMPLES[1])
+    cnn_answer = cnn_predictor.predict_file(DIGIT_SAMPLES[1])
+    assert shown == [(label, pytest.approx(value, abs=1e-6)) for label, value in shown_bars(mlp_answer)]
+    assert shown != [(label, pytest.approx(value, abs=1e-6)) for label, value in shown_bars(cnn_answer)]
     tab.model_choice.set("CNN (default)")
     tab.model_selector.event_generate("<<ComboboxSelected>>")
     gui.root.update()
 
 
-def rendered_pixels(panel) -> np.ndarray:
-    panel.canvas.draw()
-    return np.asarray(panel.canvas.get_renderer().buffer_rgba())
-
-
+@pytest.mark.slow
 def test_evaluation_view_shows_stored_then_computed_figures(gui, mnist):
     tab = digits_tab(gui)
     view = tab.show_evaluation()
     gui.root.update()
     assert "stored" in view.source_text.get()
     assert view.accuracy_text.get().startswith("Test accuracy 99.")
-    heatmap = rendered_pixels(view.confusion_plot)
-    assert heatmap[..., :3].std() > 20, "the confusion matrix must be drawn"
+    assert rendered_pixels(view.confusion_plot).std() > 20, "the confusion matrix must be drawn"
     assert len(view.per_class.rows()) == 10
     view.compute_button.invoke()
     wait_until(gui.root, lambda: view.evaluation is not None, 120, "the evaluation to finish")
@@ -148,6 +152,8 @@ def start_retrain_from_the_menu(gui, kind: str, epochs: str, subset: str):
     return dialog
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_a_clearly_worse_retrain_is_kept_out_of_use_until_chosen(gui):
     """The issue's case: one epoch on a few hundred images scores far below the bundled model.
     It is saved, the model in use stays and nothing is reloaded; the dialog says so and offers
@@ -223,6 +229,8 @@ def test_a_retrain_that_holds_up_is_put_in_use_and_says_so(gui, monkeypatch):
     tab.model_choice.set("CNN (default)")
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_cancelled_retrain_keeps_the_model_in_use(gui):
     tab = digits_tab(gui)
     before = gui.registry.entry("digits-cnn")
@@ -246,6 +254,7 @@ def test_model_info_and_about(gui):
     assert "Fintech ML Workbench" in gui.messages[-1].text
 
 
+@pytest.mark.expected_job_errors
 @pytest.mark.parametrize("error", [ValueError("boom")])
 def test_a_failing_job_reaches_the_user(gui, error):
     def fail(_job):
@@ -272,22 +281,12 @@ def test_evaluation_without_the_dataset_falls_back_to_stored_figures(gui, tmp_pa
     tab.pages.select(tab.predict_page)
 
 
-def render_letter(path, character: str) -> None:
-    import matplotlib
-    from PIL import ImageDraw, ImageFont
-
-    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf"), 130)
-    image = Image.new("L", (200, 200), 240)
-    ImageDraw.Draw(image).text((100, 100), character, fill=20, font=font, anchor="mm")
-    image.save(path)
-
-
 def test_anomaly_gate_answers_not_a_digit_for_letters_and_leaves_digits_alone(gui, tmp_path):
     tab = digits_tab(gui)
     tab.clear()
     for character in "MW":
         render_letter(tmp_path / f"letter_{character}.png", character)
-    dropped = [SAMPLES[3], tmp_path / "letter_M.png", tmp_path / "letter_W.png"]
+    dropped = [DIGIT_SAMPLES[3], tmp_path / "letter_M.png", tmp_path / "letter_W.png"]
     simulate_drop(tab.drop_zone.area, dropped)
     wait_until(gui.root, lambda: len(tab.results.rows()) == 3, 60, "three answers")
     assert all(prediction.not_a_digit is None for prediction in tab.predictions.values())
@@ -306,7 +305,7 @@ def test_anomaly_gate_answers_not_a_digit_for_letters_and_leaves_digits_alone(gu
     # The gate's word is the big answer, not a digit with a question mark.
     shown = tab.shown_answer()
     assert shown["answer"] == "not a digit" and shown["message"].startswith("letter_W.png: Not a digit: ")
-    tab.results.tree.selection_set(str(SAMPLES[3]))
+    tab.results.tree.selection_set(str(DIGIT_SAMPLES[3]))
     gui.root.update()
     assert tab.shown_answer()["answer"] == "3"
     tab.use_gate.set(False)

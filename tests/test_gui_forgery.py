@@ -4,15 +4,19 @@ metadata, batches with sorting and CSV export, bad files, retraining through the
 from __future__ import annotations
 
 import csv
+from collections import Counter
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from bench.make_sample_assets import render_photo, splice
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
-from desktop_app.tabs import forgery as forgery_tab
+from desktop_app.tabs.forgery.colours import INCONCLUSIVE_COLOUR
+from tests.helpers import render_photo, splice
+from training import forgery
 from training.core import paths
+from training.forgery import data as forgery_data
+from training.forgery import predict as forgery_predict
 
 CASIA_TEST = paths.data_dir() / "casia1_test"
 AUTHENTIC = sorted((CASIA_TEST / "Au").glob("*.jpg"))[:3]
@@ -30,21 +34,21 @@ def no_job_left_running(gui):
 
 
 def forgery_tab_of(app):
-    tab = app.tabs[3]
+    tab = app.tab("Forgery")
     app.notebook.select(tab)
     return tab
 
 
 def settled(tab, path) -> bool:
     """The photo at `path` is on screen with its ELA, and its verdict (or why there is none)."""
-    shown = tab.shown
+    shown = tab.photo.shown
     return (
         shown is not None
         and shown.opened.path == str(path)
         and shown.ela is not None
         and shown.verdict is not None
         and (shown.overlay is not None or shown.verdict.block_map is None)
-        and not tab.ela_worker.busy
+        and not tab.photo.ela_worker.busy
     )
 
 
@@ -58,11 +62,30 @@ def pixels(image) -> np.ndarray:
     return np.asarray(image, dtype=np.int16)
 
 
+def count_calls(monkeypatch, owner, name: str, calls: list, results: list | None = None) -> None:
+    """`owner.name` still does its work, and says each call in `calls` (and its result in
+    `results`); worker threads may call it."""
+    original = getattr(owner, name)
+
+    def counted(*arguments, **keywords):
+        calls.append(name)
+        result = original(*arguments, **keywords)
+        if results is not None:
+            results.append(result)
+        return result
+
+    monkeypatch.setattr(owner, name, counted)
+
+
+ENGINE_STEPS = ("photo_facts", "error_level_analysis", "block_features", "heatmap_at")
+
+
 def test_forgery_is_the_fourth_tab(gui):
     assert [gui.notebook.tab(tab, "text") for tab in gui.notebook.tabs()][3] == "Forgery"
     assert forgery_tab_of(gui).drop_zone.drop_enabled
 
 
+@pytest.mark.data
 def test_dropped_photos_show_verdict_ela_and_metadata(gui, tmp_path):
     tab = forgery_tab_of(gui)
     tab.clear()
@@ -78,23 +101,54 @@ def test_dropped_photos_show_verdict_ela_and_metadata(gui, tmp_path):
         assert metadata["Format"] == "JPEG"
         assert metadata["JPEG quality"].startswith("≈ ")
         assert len(metadata["SHA-256"]) == 64 and len(metadata["Average hash"]) == 16
-        assert str(tab.verdict_label.cget("foreground")) != ""
+        assert str(tab.photo.verdict_label.cget("foreground")) != ""
         row = tab.results.rows()[-1]
         assert row[0] == path.name and row[1] == shown["label"] and 0 <= float(row[2]) <= 1
         # What the views draw is the photo and its ELA (a screen-sized copy), not the same picture.
-        assert tab.original_view.image.size == tab.ela_view.image.size == (width, height)
-        assert np.abs(pixels(tab.original_view.image) - pixels(tab.ela_view.image)).mean() > 20
+        assert tab.photo.original_view.image.size == tab.photo.ela_view.image.size == (width, height)
+        assert np.abs(pixels(tab.photo.original_view.image) - pixels(tab.photo.ela_view.image)).mean() > 20
 
     screenshot = tmp_path / "capture.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)).save(screenshot)
     shown = drop_and_wait(gui, tab, screenshot)
     assert shown["label"] in ANSWERS
     assert any("PNG is saved without JPEG compression" in warning for warning in shown["warnings"])
-    assert "PNG is saved without JPEG compression" in tab.warnings_text.get()
-    assert tab.warnings_label.winfo_ismapped()
+    assert "PNG is saved without JPEG compression" in tab.photo.warnings_text.get()
+    assert tab.photo.warnings_label.winfo_ismapped()
     assert shown["metadata"]["Format"] == "PNG"
     assert shown["metadata"]["JPEG quality"].startswith("–")
     assert tab.results.rows()[-1][3].startswith("1 ⚠ PNG")
+
+
+@pytest.mark.data
+def test_a_drop_is_one_engine_call_and_the_tab_draws_what_it_returns(gui, monkeypatch):
+    """The tab computes nothing of a photo itself: one `analyse_file` per drop, in which the
+    facts, the ELA, the model's features and the heatmap are each made once."""
+    tab = forgery_tab_of(gui)
+    tab.clear()
+    calls, analyses = [], []
+    count_calls(monkeypatch, forgery.ForgeryPredictor, "analyse_file", calls, analyses)
+    count_calls(monkeypatch, forgery.ForgeryPredictor, "predict_file", calls)
+    for step in ENGINE_STEPS:
+        count_calls(monkeypatch, forgery_predict, step, calls)
+    shown = drop_and_wait(gui, tab, TAMPERED[0])
+    tab.photo.heatmap_checkbox.invoke()
+    gui.root.update()
+    try:
+        assert Counter(calls) == {"analyse_file": 1, **dict.fromkeys(ENGINE_STEPS, 1)}
+        (analysis,) = analyses
+        assert shown["label"] == analysis.verdict.shown_label and shown["label"] in ANSWERS
+        assert f"{analysis.verdict.tampered_probability:.1%}" in shown["probability"]
+        assert shown["metadata"] == dict(analysis.opened.metadata)
+        assert shown["warnings"] == analysis.opened.warnings == analysis.verdict.warnings
+        assert shown["ela_settings"] == analysis.ela.settings == tab.photo.ela_settings
+        assert tab.photo.ela_view.image is analysis.ela.image
+        assert tab.photo.original_view.image is analysis.overlay and tab.shown_answer()["heatmap_shown"]
+        assert tab.results.rows()[-1][:2] == [TAMPERED[0].name, shown["label"]]
+    finally:
+        tab.photo.heatmap_checkbox.invoke()
+    gui.root.update()
+    assert tab.photo.original_view.image is analysis.opened.display
 
 
 def test_weak_evidence_is_shown_as_inconclusive_with_its_reason_and_best_guess(gui, tmp_path):
@@ -104,18 +158,18 @@ def test_weak_evidence_is_shown_as_inconclusive_with_its_reason_and_best_guess(g
     for name, expected in (("authentic.jpg", "authentic"), ("tampered.jpg", "tampered")):
         shown = drop_and_wait(gui, tab, SAMPLES / name)
         assert shown["label"] == expected, shown
-        samples[expected] = tab.shown.verdict.tampered_probability
+        samples[expected] = tab.photo.shown.verdict.tampered_probability
     assert samples["authentic"] < 0.5 < samples["tampered"]
     squeezed = tmp_path / "forwarded.jpg"
     Image.open(SAMPLES / "tampered.jpg").save(squeezed, quality=45)
     shown = drop_and_wait(gui, tab, squeezed)
     assert shown["label"] == "inconclusive"
-    assert str(tab.verdict_label.cget("foreground")) == forgery_tab.INCONCLUSIVE_COLOUR
+    assert str(tab.photo.verdict_label.cget("foreground")) == INCONCLUSIVE_COLOUR
     assert "strongly re-compressed" in shown["message"] and "Best guess: " in shown["message"]
     row = tab.results.rows()[-1]
     assert row[1] == "inconclusive" and "strongly re-compressed" in row[3]
     exported = tmp_path / "verdicts.csv"
-    tab.export_csv(exported)
+    tab.batch.export_csv(exported)
     with open(exported, newline="", encoding="utf-8") as handle:
         line = list(csv.DictReader(handle))[-1]
     assert line["verdict"] == "inconclusive" and line["best_guess"] in ("tampered", "authentic")
@@ -125,97 +179,89 @@ def test_weak_evidence_is_shown_as_inconclusive_with_its_reason_and_best_guess(g
 def test_the_evaluation_page_draws_the_models_reliability_and_bands(gui):
     tab = forgery_tab_of(gui)
     tab.show_page(tab.evaluation_page)
-    note = tab.evaluation_note.get()
+    note = tab.evaluation_view.note.get()
     assert "held-out photos" in note and "ROC AUC" in note and "inconclusive" in note
-    reliability, bands = tab.evaluation_chart.figure.axes
+    reliability, bands = tab.evaluation_view.chart.figure.axes
     assert "ECE" in reliability.get_title()
-    assert [label.get_text() for label in bands.get_xticklabels()] == list(
-        forgery_tab.forgery_data.BAND_NAMES
-    )
-    tab.show_page(tab.photo_page)
+    assert [label.get_text() for label in bands.get_xticklabels()] == list(forgery_data.BAND_NAMES)
+    tab.show_page(tab.photo)
 
 
+@pytest.mark.data
 def test_blend_heatmap_zoom_and_live_ela_controls(gui):
     tab = forgery_tab_of(gui)
     tab.clear()
     drop_and_wait(gui, tab, TAMPERED[1])
-    shown = tab.shown
+    panel = tab.photo
+    shown = panel.shown
     photo, ela = pixels(shown.opened.display), pixels(shown.ela)
 
     # The opacity slider blends the right view from the photo to its ELA.
-    tab.opacity.set(0)
+    panel.opacity.set(0)
     gui.root.update()
-    assert np.array_equal(pixels(tab.ela_view.image), photo)
-    tab.opacity.set(50)
+    assert np.array_equal(pixels(panel.ela_view.image), photo)
+    panel.opacity.set(50)
     gui.root.update()
-    half = pixels(tab.ela_view.image)
+    half = pixels(panel.ela_view.image)
     assert np.abs(half - (photo + ela) / 2).max() <= 1
-    tab.opacity.set(100)
+    panel.opacity.set(100)
     gui.root.update()
-    assert np.array_equal(pixels(tab.ela_view.image), ela)
+    assert np.array_equal(pixels(panel.ela_view.image), ela)
 
     # The heatmap toggle draws the localisation map over the photo, and takes it away.
-    assert "Tick the heatmap" in tab.message_text.get()
-    tab.heatmap_checkbox.invoke()
+    assert "Tick the heatmap" in panel.message_text.get()
+    panel.heatmap_checkbox.invoke()
     gui.root.update()
     assert tab.shown_answer()["heatmap_shown"]
-    assert np.abs(pixels(tab.original_view.image) - photo).mean() > 1
-    assert "The heatmap shows where the model looks" in tab.message_text.get()
-    tab.heatmap_checkbox.invoke()
+    assert np.abs(pixels(panel.original_view.image) - photo).mean() > 1
+    assert "The heatmap shows where the model looks" in panel.message_text.get()
+    panel.heatmap_checkbox.invoke()
     gui.root.update()
     assert not tab.shown_answer()["heatmap_shown"]
-    assert np.array_equal(pixels(tab.original_view.image), photo)
-    assert "Tick the heatmap" in tab.message_text.get()
+    assert np.array_equal(pixels(panel.original_view.image), photo)
+    assert "Tick the heatmap" in panel.message_text.get()
 
     # Zoom and pan in one view: the other follows.
-    view = tab.original_view
+    view = panel.original_view
     view.event_generate("<Button-4>", x=view.winfo_width() // 3, y=view.winfo_height() // 3)
     view.event_generate("<ButtonPress-1>", x=50, y=50)
     view.event_generate("<B1-Motion>", x=80, y=65)
     gui.root.update()
-    assert view.zoom > 1 and tab.ela_view.zoom == view.zoom and tab.ela_view.offset == view.offset
-    tab.ela_view.reset_view()  # what a double click does
+    assert view.zoom > 1 and panel.ela_view.zoom == view.zoom and panel.ela_view.offset == view.offset
+    panel.ela_view.reset_view()  # what a double click does
     assert view.zoom == 1.0 and view.offset == [0.0, 0.0]
 
     # An ELA control recomputes the ELA off the Tk thread: a new picture, the view kept.
-    tab.ela_quality.set(60)
-    wait_until(gui.root, lambda: tab.shown.ela_settings.quality == 60 and not tab.ela_worker.busy, 30, "q60")
-    assert tab.quality_text.get() == "60"
-    assert np.abs(pixels(tab.ela_view.image) - ela).mean() > 1
-    # A slider dragged fast: only the newest setting counts, the ones between are skipped.
-    started = tab.ela_worker.started
-    for quality in range(61, 81):
-        tab.ela_quality.set(quality)
-    wait_until(gui.root, lambda: not tab.ela_worker.busy, 30, "the last request")
-    assert tab.shown.ela_settings.quality == 80
-    assert tab.ela_worker.started - started <= 3
-    tab.ela_scaling.set("gain")
-    tab.ela_gain.set(45)
+    panel.ela_quality.set(60)
     wait_until(
-        gui.root, lambda: tab.shown.ela_settings.scaling == "gain" and not tab.ela_worker.busy, 30, "gain"
+        gui.root, lambda: panel.shown.ela_settings.quality == 60 and not panel.ela_worker.busy, 30, "q60"
     )
-    assert tab.shown.ela_settings.gain == 45 and tab.gain_scale.instate(["!disabled"])
+    assert panel.quality_text.get() == "60"
+    assert np.abs(pixels(panel.ela_view.image) - ela).mean() > 1
+    # A slider dragged fast: only the newest setting counts, the ones between are skipped.
+    started = panel.ela_worker.started
+    for quality in range(61, 81):
+        panel.ela_quality.set(quality)
+    wait_until(gui.root, lambda: not panel.ela_worker.busy, 30, "the last request")
+    assert panel.shown.ela_settings.quality == 80
+    assert panel.ela_worker.started - started <= 3
+    panel.ela_scaling.set("gain")
+    panel.ela_gain.set(45)
+    wait_until(
+        gui.root, lambda: panel.shown.ela_settings.scaling == "gain" and not panel.ela_worker.busy, 30, "gain"
+    )
+    assert panel.shown.ela_settings.gain == 45 and panel.gain_scale.instate(["!disabled"])
 
-    tab.reset_ela_controls()
-    wait_until(gui.root, lambda: not tab.ela_worker.busy, 30, "the reset")
-    assert tab.shown.ela_settings == tab.ela_settings == forgery_tab.forgery.ElaSettings()
-    assert (tab.ela_quality.get(), tab.ela_scaling.get(), tab.ela_gain.get()) == (90, "max", 20.0)
-    assert tab.gain_scale.instate(["disabled"])
-    assert np.array_equal(pixels(tab.ela_view.image), ela)
+    panel.reset_ela_controls()
+    wait_until(gui.root, lambda: not panel.ela_worker.busy, 30, "the reset")
+    assert panel.shown.ela_settings == panel.ela_settings == forgery.ElaSettings()
+    assert (panel.ela_quality.get(), panel.ela_scaling.get(), panel.ela_gain.get()) == (90, "max", 20.0)
+    assert panel.gain_scale.instate(["disabled"])
+    assert np.array_equal(pixels(panel.ela_view.image), ela)
 
 
-def test_the_heatmap_colours_only_the_suspicious_blocks_over_a_grey_photo():
-    photo = Image.new("RGB", (160, 80), (150, 60, 30))  # red-brown, where a red tint vanished
-    block_map = np.zeros((10, 20), np.float32)
-    block_map[2:6, 4:8] = 0.6
-    overlay = pixels(forgery_tab.heatmap_overlay(photo.resize((80, 40)), block_map, photo.size))
-    grey = pixels(photo.resize((80, 40)).convert("L").convert("RGB"))
-    hot, cold = overlay[10:20, 18:30], overlay[30:, 50:]
-    assert np.array_equal(cold, grey[30:, 50:])
-    assert (hot[..., 0] - hot[..., 2] > 150).all()  # strongly coloured where the map is high
-
-
-def test_a_folder_fills_the_table_which_sorts_and_exports(gui, tmp_path):
+@pytest.mark.data
+def test_a_folder_fills_the_table_which_sorts_and_exports(gui, tmp_path, monkeypatch):
     tab = forgery_tab_of(gui)
     tab.clear()
     folder = tmp_path / "case 17"
@@ -243,7 +289,7 @@ def test_a_folder_fills_the_table_which_sorts_and_exports(gui, tmp_path):
     assert descending == sorted(descending, key=float, reverse=True)
 
     exported = tmp_path / "verdicts.csv"
-    assert tab.export_csv(exported) == 7
+    assert tab.batch.export_csv(exported) == 7
     with open(exported, newline="", encoding="utf-8") as handle:
         lines = list(csv.DictReader(handle))
     assert [line["file"] for line in lines] == [row[0] for row in tab.results.rows()]
@@ -254,12 +300,18 @@ def test_a_folder_fills_the_table_which_sorts_and_exports(gui, tmp_path):
             assert f"{float(by_file[row[0]]['tampered_probability']):.3f}" == row[2]
             assert by_file[row[0]]["verdict"] == row[1] and by_file[row[0]]["format"] == "JPEG"
 
-    # Selecting a row shows that photo with its stored verdict (no second scoring).
+    # Selecting a row shows that photo with its stored verdict (no second scoring): one engine
+    # call, and the model does not run.
+    calls = []
+    count_calls(monkeypatch, forgery.ForgeryPredictor, "analyse_file", calls)
+    count_calls(monkeypatch, forgery_predict, "block_features", calls)
     tab.results.tree.selection_set(str(folder / TAMPERED[2].name))
     wait_until(gui.root, lambda: settled(tab, folder / TAMPERED[2].name), 30, "the selected photo")
-    assert tab.shown.verdict is tab.verdicts[str(folder / TAMPERED[2].name)]
+    assert tab.photo.shown.verdict is tab.batch.verdicts[str(folder / TAMPERED[2].name)]
+    assert calls == ["analyse_file"]
 
 
+@pytest.mark.data
 def test_scoring_a_batch_can_be_cancelled(gui, tmp_path):
     tab = forgery_tab_of(gui)
     tab.clear()
@@ -351,6 +403,7 @@ def test_unusual_photos_are_shown_with_a_verdict_or_the_reason_for_none(gui, tmp
         assert shown["warnings"], "a lossless or tiny file must carry a warning"
 
 
+@pytest.mark.slow
 def test_a_12_megapixel_photo_is_drawn_from_a_screen_sized_copy(gui, tmp_path):
     tab = forgery_tab_of(gui)
     tab.clear()
@@ -358,8 +411,10 @@ def test_a_12_megapixel_photo_is_drawn_from_a_screen_sized_copy(gui, tmp_path):
     render_photo((4000, 3000), seed=5).save(path, quality=90)
     shown = drop_and_wait(gui, tab, path, timeout=90)
     assert shown["metadata"]["Dimensions"].startswith("4000 × 3000 px (12.0 MP)")
-    assert max(tab.original_view.image.size) == max(tab.ela_view.image.size) == forgery_tab.DISPLAY_SIDE
-    assert tab.shown.opened.image.size == (4000, 3000)  # the ELA and the model see every pixel
+    assert (
+        max(tab.photo.original_view.image.size) == max(tab.photo.ela_view.image.size) == forgery.DISPLAY_SIDE
+    )
+    assert tab.photo.shown.opened.image.size == (4000, 3000)  # the ELA and the model see every pixel
     assert shown["label"] in ANSWERS
 
 
@@ -375,6 +430,7 @@ def make_training_folder(root):
     return root
 
 
+@pytest.mark.slow
 def test_retrain_through_the_menu_lands_a_user_model_then_reverts(gui, tmp_path):
     tab = forgery_tab_of(gui)
     tab.clear()

@@ -7,12 +7,12 @@ import csv
 
 import pytest
 
-from bench.make_sample_assets import write_mixed_csv
 from desktop_app.automation import simulate_drop, wait_until
+from tests.helpers import write_mixed_csv, write_pair
 
 
 def imbalanced_tab(app):
-    tab = app.tabs[2]
+    tab = app.tab("Imbalanced")
     app.notebook.select(tab)
     return tab
 
@@ -30,6 +30,7 @@ def load(gui, tab, path):
     wait_until(gui.root, lambda: tab.frame is not None, 30, "the table")
 
 
+@pytest.mark.slow
 def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, transactions, tmp_path):
     tab = imbalanced_tab(gui)
     load(gui, tab, transactions)
@@ -118,6 +119,7 @@ def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, t
     assert not (tmp_path / "never.csv").exists()
 
 
+@pytest.mark.slow
 def test_cancel_keeps_finished_rows(gui, transactions):
     tab = imbalanced_tab(gui)
     load(gui, tab, transactions)
@@ -169,6 +171,7 @@ def test_a_bad_target_gives_a_message_when_run(gui, tmp_path, content, message):
     assert tab.table.rows() == []
 
 
+@pytest.mark.slow
 def test_results_belong_to_the_data_they_were_computed_on(gui, transactions, tmp_path):
     from training.imbalanced import file_fingerprint
 
@@ -206,8 +209,6 @@ def test_results_belong_to_the_data_they_were_computed_on(gui, transactions, tmp
 def test_the_preview_states_decimal_commas_dates_and_identifiers(gui, tmp_path):
     """A ';' file with decimal commas, a date column and an id: read as numbers, a date and a
     left-out identifier, each said in the preview."""
-    from tests.test_imbalanced_csv import write_pair
-
     _dots, commas = write_pair(tmp_path, rows=300)
     table = commas.read_text().splitlines()
     rows = [f"C{index:05d};{index % 28 + 1:02d}/03/2024;{line}" for index, line in enumerate(table[1:])]

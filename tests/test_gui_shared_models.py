@@ -4,10 +4,10 @@ all-digits model, so what changes that model in one tab is what the other uses n
 from __future__ import annotations
 
 from desktop_app.automation import simulate_drop, wait_until
-from training.core import paths
+from tests.helpers import DIGIT_SAMPLES
 
 GATE = "anomaly-all-digits"
-DIGIT_3 = paths.assets_dir() / "samples" / "digits" / "digit_3.png"
+DIGIT_3 = DIGIT_SAMPLES[3]
 
 
 def test_the_digits_gate_follows_a_threshold_saved_in_the_anomaly_tab(gui):

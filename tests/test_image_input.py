@@ -239,7 +239,7 @@ def test_cli_json_messages_name_the_file_once(tool, bad_inputs):
 def shown_message_of(gui, tool: str, path: Path) -> str:
     from desktop_app.automation import simulate_drop, wait_until
 
-    tab = gui.tabs[{"digits": 0, "anomaly": 1, "forgery": 3}[tool]]
+    tab = gui.tab({"digits": "Digits", "anomaly": "Anomaly", "forgery": "Forgery"}[tool])
     gui.notebook.select(tab)
     tab.clear()
     simulate_drop(tab.drop_zone.area, [path])

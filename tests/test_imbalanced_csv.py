@@ -13,28 +13,11 @@ import numpy as np
 import pandas
 import pytest
 
-from bench.make_sample_assets import write_mixed_csv
+from tests.helpers import write_mixed_csv, write_pair
 from training import __main__ as cli
 from training import imbalanced
 from training.core.errors import DatasetInvalidError
 from training.imbalanced import csv_reading
-
-
-def write_pair(folder: Path, rows: int = 2000, seed: int = 7) -> tuple[Path, Path]:
-    """The same table twice: ',' with decimal points, and ';' with decimal commas
-    (`0,1257;-0,3604;green;no`)."""
-    generator = np.random.default_rng(seed)
-    x1 = generator.normal(0, 1, rows).round(4)
-    x2 = generator.normal(0, 1, rows).round(4)
-    colour = generator.choice(["green", "red", "blue"], rows)
-    score = 1.4 * x1 - 1.0 * x2 + 0.8 * (colour == "green") + generator.normal(0, 1, rows)
-    frame = pandas.DataFrame(
-        {"x1": x1, "x2": x2, "colour": colour, "y": np.where(score > np.quantile(score, 0.9), "yes", "no")}
-    )
-    dots, commas = folder / "dots.csv", folder / "commas.csv"
-    frame.to_csv(dots, index=False)
-    frame.to_csv(commas, index=False, sep=";", decimal=",")
-    return dots, commas
 
 
 def predictor_for(pipeline, columns: dict[str, str], **record) -> imbalanced.TabularPredictor:

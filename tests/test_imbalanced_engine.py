@@ -4,18 +4,14 @@ positives), bad CSVs, threshold rules, and the `python -m training imbalanced` c
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.make_sample_assets import write_mixed_csv
-from tests.test_cli import run_cli
+from tests.helpers import run_cli, write_mixed_csv
 from training import imbalanced
 from training.core.errors import DatasetInvalidError, TrainingCancelled
 from training.core.progress import CancelToken
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +28,7 @@ def test_reading_sniffs_the_separator_and_types(mixed_csv):
     assert imbalanced.class_values(frame["fraud"])[0] == "fraud"  # rarest first
 
 
+@pytest.mark.slow
 def test_whole_grid_runs_on_an_unseen_csv_and_scores_the_untouched_test_split(mixed_csv):
     frame = imbalanced.read_table(mixed_csv)
     data = imbalanced.prepare(frame, imbalanced.Problem("fraud", "fraud", ("transaction_id",)))
@@ -122,6 +119,8 @@ def test_cancel_stops_the_grid(mixed_csv):
     assert len(done) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_cli_json_contract_on_bank_marketing():
     completed = run_cli(
         "imbalanced",
@@ -177,6 +176,7 @@ def test_cli_errors_are_clean(tmp_path):
     assert "Traceback" not in completed.stderr
 
 
+@pytest.mark.slow
 def test_saved_model_scores_new_rows_from_the_command_line(mixed_csv, tmp_path):
     from training.core.registry import ModelRegistry
 

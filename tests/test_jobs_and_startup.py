@@ -7,12 +7,13 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from desktop_app import jobs
 from desktop_app.automation import wait_until
+from tests.helpers import REPO_ROOT
 from training.core.errors import TrainingCancelled
 from training.core.progress import Progress
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_messages_arrive_on_the_tk_thread_a_bounded_number_per_tick(gui):
@@ -39,6 +40,7 @@ def test_messages_arrive_on_the_tk_thread_a_bounded_number_per_tick(gui):
     wait_until(gui.root, lambda: job.finished, 10, "the job to finish")
 
 
+@pytest.mark.expected_job_errors
 def test_cancel_and_errors_reach_their_handlers(gui):
     outcomes = []
 
@@ -80,6 +82,8 @@ def run_self_test(environment: dict, root: Path = REPO_ROOT) -> subprocess.Compl
     )
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_self_test_checks_every_tool_and_the_window(tmp_path):
     import os
 
@@ -98,6 +102,7 @@ def test_self_test_checks_every_tool_and_the_window(tmp_path):
     assert not any(tmp_path.iterdir()), "the self-test must not touch the user's folder"
 
 
+@pytest.mark.slow
 def test_self_test_fails_loudly_on_a_damaged_install(tmp_path):
     """A copy of the install with one model file changed: exit status 1 and a FAIL line."""
     import os

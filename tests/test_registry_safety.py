@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -17,24 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import DIGIT_SAMPLES, run_cli
 from training import imbalanced
 from training.core.datasets import sha256_file
 from training.core.errors import ModelIntegrityError, ModelNotFoundError, WorkbenchError
 from training.core.registry import MANIFEST_NAME, ModelRegistry, write_json_atomically
 from training.imbalanced import pipeline_files
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_cli(user_dir: Path, *arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "training", *arguments],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "FINTECH_USER_DIR": str(user_dir)},
-    )
 
 
 class RunsCode:
@@ -65,20 +51,24 @@ def write_user_manifest(user_dir: Path, content) -> Path:
     ],
     ids=["models-a-list", "a-list", "version-without-file", "versions-not-a-list"],
 )
+@pytest.mark.slow
 def test_a_manifest_of_the_wrong_shape_is_set_aside_and_the_bundled_models_serve(tmp_path, content):
     manifest = write_user_manifest(tmp_path, content)
-    listed = run_cli(tmp_path, "models")
+    listed = run_cli("models", user_dir=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "digits-cnn" in listed.stdout and "bundled" in listed.stdout
     assert listed.stderr.count("is damaged") == 1 and "set aside" in listed.stderr
     assert not manifest.exists()
     kept = list(manifest.parent.glob(f"{MANIFEST_NAME}.invalid-*"))
     assert len(kept) == 1 and json.loads(kept[0].read_text()) == content  # renamed, never deleted
-    predicted = run_cli(
-        tmp_path, "predict", "digits", str(REPO_ROOT / "assets" / "samples" / "digits"), "--json"
-    )
+    predicted = run_cli("predict", "digits", str(DIGIT_SAMPLES[0].parent), "--json", user_dir=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
-    assert json.loads(predicted.stdout.splitlines()[0])["status"] in ("ok", "unsure", "rejected")
+    answers = {Path(line["path"]).name: line for line in map(json.loads, predicted.stdout.splitlines())}
+    for sample in DIGIT_SAMPLES:  # the bundled model reads every sample as its digit
+        assert (answers[sample.name]["status"], answers[sample.name]["label"]) == (
+            "ok",
+            int(sample.stem.split("_")[1]),
+        )
 
 
 def test_set_aside_never_overwrites_an_earlier_one(tmp_path):
@@ -129,7 +119,7 @@ def test_a_manifest_naming_a_file_outside_the_models_folder_is_refused(tmp_path,
     )
     (tmp_path / "rows.csv").write_text("a\n1\n")
     completed = run_cli(
-        tmp_path / "user", "predict", "imbalanced", str(tmp_path / "rows.csv"), "--model", "evil"
+        "predict", "imbalanced", str(tmp_path / "rows.csv"), "--model", "evil", user_dir=tmp_path / "user"
     )
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
@@ -172,7 +162,17 @@ def small_problem(rows: int = 400, seed: int = 0) -> imbalanced.PreparedData:
     return imbalanced.prepare(frame, imbalanced.Problem("fraud", "yes"))
 
 
-@pytest.mark.parametrize("model", imbalanced.ALL_MODELS)
+# Fitted, saved and loaded in more than a second each: left out of the fast loop.
+SLOW_TO_FIT = {"hist_gradient_boosting", "random_forest", "keras_mlp", "balanced_random_forest"}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(model, marks=pytest.mark.slow if model in SLOW_TO_FIT else ())
+        for model in imbalanced.ALL_MODELS
+    ],
+)
 def test_every_model_round_trips_through_the_safe_format(tmp_path, model):
     data = small_problem()
     methods = ("none",) if model in imbalanced.BASELINE_MODELS else ("smote_tomek", "adasyn")

@@ -122,6 +122,7 @@ def test_producing_a_bundled_model_is_not_compared(tmp_path):
 
 
 # Real retrains --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_poor_retrain_is_saved_but_the_model_in_use_stays(mnist, tmp_path):
     registry = ModelRegistry(user_dir=tmp_path)
     bundled = registry.entry("digits-mlp")
@@ -146,6 +147,7 @@ def test_a_poor_retrain_is_saved_but_the_model_in_use_stays(mnist, tmp_path):
     assert entry.path.is_file()
 
 
+@pytest.mark.slow
 def test_force_puts_the_poor_retrain_in_use(mnist, tmp_path):
     registry = ModelRegistry(user_dir=tmp_path)
     entry, _evaluation, outcome = digits.train_and_save(mnist, poor_config(), registry, force=True)
@@ -156,6 +158,8 @@ def test_force_puts_the_poor_retrain_in_use(mnist, tmp_path):
 
 
 # The command line ------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.data
 def test_cli_keeps_the_model_in_use_then_use_and_force_choose_the_new_one(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("FINTECH_USER_DIR", str(tmp_path))
     arguments = ["digits", "--kind", "mlp", "--epochs", "1", "--subset", str(POOR_SUBSET)]

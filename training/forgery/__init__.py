@@ -1,5 +1,6 @@
 """The Forgery tool's engine: Error Level Analysis, photo facts and trust warnings, the block
-network that scores and localises tampering, its calibration, and one verdict per photo."""
+network that scores and localises tampering, its calibration, and one verdict per photo (for a
+viewer, one analysis holding everything it draws)."""
 
 from training.forgery.calibration import (
     CHECKED_QUALITIES,
@@ -113,11 +114,22 @@ from training.forgery.networks import (
 )
 from training.forgery.predict import (
     DEFAULT_MODEL,
+    DISPLAY_SIDE,
+    HEATMAP_OPACITY,
+    HEATMAP_SATURATION,
     LABELS,
     RESNET_INPUT_SIDE,
+    ElaPreview,
     ForgeryPredictor,
     ForgeryVerdict,
+    OpenedPhoto,
+    PhotoAnalysis,
+    display_size,
+    heatmap_overlay,
+    metadata_rows,
+    read_photo,
     resnet_input,
+    to_display,
 )
 from training.forgery.training import (
     GENERALISATION_PAIRS,
@@ -162,8 +174,11 @@ __all__ = [
     "DEFAULT_ELA_GAIN",
     "DEFAULT_ELA_QUALITY",
     "DEFAULT_MODEL",
+    "DISPLAY_SIDE",
+    "display_size",
     "EDITOR_NAMES",
     "ELA_SCALINGS",
+    "ElaPreview",
     "ElaSettings",
     "error_level_analysis",
     "estimate_jpeg_quality",
@@ -185,6 +200,9 @@ __all__ = [
     "HEADLINE",
     "heatmap_at",
     "heatmap_auc",
+    "HEATMAP_OPACITY",
+    "heatmap_overlay",
+    "HEATMAP_SATURATION",
     "host_history",
     "IJG_LUMINANCE",
     "IMAGE_EVIDENCE",
@@ -204,15 +222,18 @@ __all__ = [
     "manifest_record",
     "MAX_CONCLUSIVE_ERROR",
     "MAX_UNDECIDED_SHARE",
+    "metadata_rows",
     "MIN_CONCLUSIVE_SIDE",
     "model_name",
     "NARROW_RECIPE",
     "on_two_threads",
     "open_photo",
+    "OpenedPhoto",
     "OTHER_HISTORIES",
     "PACKAGE_HOST_REPEATS",
     "photo_facts",
     "photo_source",
+    "PhotoAnalysis",
     "PhotoFacts",
     "photos_fingerprint",
     "pixel_auc",
@@ -221,6 +242,7 @@ __all__ = [
     "QUALITY_MATCHED_COEFFICIENT",
     "random_shape",
     "read_mask",
+    "read_photo",
     "read_xmp",
     "RECIPE_ADDITIONS",
     "recipe_with",
@@ -238,6 +260,7 @@ __all__ = [
     "SplicingRecipe",
     "split_photo_pool",
     "STRIP_ROWS",
+    "to_display",
     "train",
     "train_and_save",
     "train_block_network",

@@ -1,14 +1,19 @@
-"""Judging a user's photo: ELA, facts, warnings, verdict and heatmap as one `ForgeryVerdict`."""
+"""Judging a user's photo: ELA, facts, warnings, verdict and heatmap as one `ForgeryVerdict`
+(what batches and the command line need), or, for a viewer, everything it draws of one photo
+as one `PhotoAnalysis`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from training.core import images
-from training.core.errors import ImageReadError
+from training.core.errors import ImageReadError, WorkbenchError
 from training.forgery.calibration import Calibration
 from training.forgery.ela import (
     BLOCK,
@@ -43,6 +48,18 @@ class ForgeryVerdict:
     conclusive: bool | None = None  # False: `label` is only the best guess, for `reason`
     reason: str | None = None
 
+    @classmethod
+    def failed(cls, path, error: WorkbenchError, facts: PhotoFacts | None = None) -> ForgeryVerdict:
+        """No verdict for the photo at `path`: why (starting with the file's name) and, when the
+        file could be read, its facts and trust warnings."""
+        return cls(
+            str(path),
+            "error",
+            images.name_once(path, str(error)),
+            warnings=trust_warnings(facts) if facts is not None else [],
+            facts=facts,
+        )
+
     @property
     def shown_label(self) -> str | None:
         """What the user is told: the label, or "inconclusive" when the evidence is weak."""
@@ -76,6 +93,124 @@ def resnet_input(image: Image.Image) -> np.ndarray:
     ela = error_level_analysis(image, ElaSettings())
     small = Image.fromarray(ela).resize((RESNET_INPUT_SIDE, RESNET_INPUT_SIDE), Image.Resampling.BILINEAR)
     return np.asarray(small, dtype=np.float32)
+
+
+# Longest side of the copies a viewer draws: screen-sized, so that no widget ever handles a
+# 12 MP photo (the ELA and the model still read every pixel).
+DISPLAY_SIDE = 1600
+HEATMAP_OPACITY = 0.75
+# Block probabilities at which the heatmap is fully opaque: the tampered regions of photos the
+# model flags mostly score 0.3-0.8, and a fainter overlay vanished on red-brown photos.
+HEATMAP_SATURATION = 0.5
+
+
+def display_size(size: tuple[int, int]) -> tuple[int, int]:
+    """`size` scaled down (never up) so that its longest side is at most `DISPLAY_SIDE`."""
+    width, height = size
+    scale = min(1.0, DISPLAY_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def to_display(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if image.size == size:
+        return image
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def heatmap_overlay(display: Image.Image, block_map: np.ndarray, native_size: tuple[int, int]) -> Image.Image:
+    """The per-block tampering probabilities over the display-size photo, drawn in grey so
+    that the colours belong to the map alone: red where the probability is moderate, yellow
+    where it is high, more opaque the higher. Laid out as `heatmap_at` lays them over the
+    native photo (whole 8×8 blocks from the top left, the rest takes the edge's value), but
+    made at display size directly."""
+    scale = display.width / native_size[0]
+    heatmap = heatmap_at(block_map, (display.height, display.width), scale)
+    values = np.clip(heatmap, 0.0, 1.0)[..., None]
+    colour = np.array([220.0, 0.0, 0.0]) * (1 - values) + np.array([255.0, 235.0, 0.0]) * values
+    alpha = HEATMAP_OPACITY * np.minimum(values / HEATMAP_SATURATION, 1.0)
+    grey = np.asarray(display.convert("L"), dtype=np.float32)[..., None]
+    return Image.fromarray((grey * (1 - alpha) + colour * alpha).round().astype(np.uint8))
+
+
+def metadata_rows(facts: PhotoFacts) -> list[tuple[str, str]]:
+    """The facts as (field, value) rows for a metadata table."""
+    quality = f"≈ {facts.jpeg_quality} (estimated)" if facts.jpeg_quality is not None else "– (not a JPEG)"
+    rows = [
+        ("File", Path(facts.path).name),
+        ("Format", facts.format or "unknown"),
+        ("Dimensions", f"{facts.width} × {facts.height} px ({facts.width * facts.height / 1e6:.1f} MP)"),
+        ("Colour mode", facts.mode),
+        ("JPEG quality", quality),
+        ("SHA-256", facts.sha256),
+        ("Average hash", facts.average_hash),
+    ]
+    if not facts.exif:
+        rows.append(("EXIF", "none"))
+    rows.extend((f"EXIF {name}", value) for name, value in sorted(facts.exif.items()))
+    return rows
+
+
+def read_photo(path) -> tuple[Image.Image, PhotoFacts]:
+    """The photo at `path` decoded (EXIF orientation applied) and its facts; an
+    `ImageReadError` naming the file when it cannot be read."""
+    image = images.open_image(path)
+    try:
+        return image, photo_facts(path, image)
+    except OSError as error:  # moved, removed or locked since it was decoded
+        raise ImageReadError(f"{images.display_name(path)}: cannot be read ({error}).") from error
+
+
+@dataclass(frozen=True)
+class ElaPreview:
+    """A photo's ELA with `settings`, computed at native resolution, as a screen-sized image."""
+
+    image: Image.Image
+    settings: ElaSettings
+
+
+@dataclass(frozen=True)
+class OpenedPhoto:
+    """A photo opened for a viewer: at native resolution in RGB (what the ELA and the model
+    read), its facts, trust warnings and metadata rows, and a screen-sized copy. Its ELA
+    preview and its verdict share the JPEG re-saves."""
+
+    path: str
+    image: Image.Image
+    facts: PhotoFacts
+    warnings: list[str]
+    metadata: list[tuple[str, str]]
+    display: Image.Image
+    resaves: SharedResaves
+
+    @classmethod
+    def of(cls, rgb: Image.Image, facts: PhotoFacts, resaves: SharedResaves) -> OpenedPhoto:
+        display = to_display(rgb, display_size(rgb.size))
+        return cls(facts.path, rgb, facts, trust_warnings(facts), metadata_rows(facts), display, resaves)
+
+    def ela(self, settings: ElaSettings) -> ElaPreview:
+        """The ELA preview with `settings` (a viewer asks again when its ELA controls change)."""
+        levels = error_level_analysis(self.image, settings, self.resaves)
+        return ElaPreview(to_display(Image.fromarray(levels), self.display.size), settings)
+
+    def heatmap(self, verdict: ForgeryVerdict) -> Image.Image | None:
+        """`verdict`'s block map over the screen-sized copy; None when it has none."""
+        if verdict.block_map is None:
+            return None
+        return heatmap_overlay(self.display, verdict.block_map, self.image.size)
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    """Everything a viewer draws for one photo, from one `ForgeryPredictor.analyse_file` call:
+    the photo as opened (None when the file cannot be read: the verdict says why), its ELA
+    preview, the verdict, and the heatmap over the photo (None without a block map). The
+    snapshots handed out while it is made lack what is still being computed."""
+
+    path: str
+    opened: OpenedPhoto | None = None
+    ela: ElaPreview | None = None
+    verdict: ForgeryVerdict | None = None
+    overlay: Image.Image | None = None
 
 
 class ForgeryPredictor:
@@ -142,7 +277,13 @@ class ForgeryPredictor:
     def predict_image(
         self, image: Image.Image, facts: PhotoFacts, resaves: SharedResaves | None = None
     ) -> ForgeryVerdict:
-        return self.predict_input(self.model_input(image, facts, resaves), facts)
+        """The verdict on a decoded photo; one too small for the model gets an error verdict
+        that still carries its facts and trust warnings."""
+        try:
+            model_input = self.model_input(image, facts, resaves)
+        except ImageReadError as error:
+            return ForgeryVerdict.failed(facts.path, error, facts)
+        return self.predict_input(model_input, facts)
 
     def predict_input(self, model_input: np.ndarray, facts: PhotoFacts) -> ForgeryVerdict:
         """The verdict on one photo's `model_input`."""
@@ -179,13 +320,10 @@ class ForgeryPredictor:
         )
 
     def predict_file(self, path) -> ForgeryVerdict:
-        """Answer for one file; never raises for a bad file (status "error" says why, starting
-        with the file's name)."""
-        from training.core.errors import WorkbenchError
-
+        """The verdict alone for one file (what a batch and the command line need); never
+        raises for a bad file (status "error" says why, starting with the file's name)."""
         try:
-            image = images.open_image(path)
-            facts = photo_facts(path, image)
+            image, facts = read_photo(path)
             # Each full-resolution copy is let go as soon as the next step has what it needs:
             # the decoded file once its RGB copy exists, the RGB copy before the network runs
             # (a 79 MP RGBA PNG: 316 MB each; the network's activations need 0.5 GB more).
@@ -194,5 +332,38 @@ class ForgeryPredictor:
             features = self.model_input(rgb, facts)
             del rgb
             return self.predict_input(features, facts)
-        except (WorkbenchError, ValueError) as error:
-            return ForgeryVerdict(str(path), "error", images.name_once(path, str(error)))
+        except WorkbenchError as error:
+            return ForgeryVerdict.failed(path, error)
+
+    def analyse_file(
+        self,
+        path,
+        ela_settings: ElaSettings | None = None,
+        verdict: ForgeryVerdict | None = None,
+        on_partial: Callable[[PhotoAnalysis], None] = lambda _analysis: None,
+    ) -> PhotoAnalysis:
+        """Everything a viewer draws for the photo at `path`, from one call: the photo opened
+        (facts, trust warnings, metadata rows, a screen-sized copy), its ELA preview with
+        `ela_settings` (None: the defaults), the verdict (`verdict` when it is known already,
+        e.g. from a batch) and its heatmap. The model runs beside the screen copy and the ELA,
+        on a second thread; `on_partial` gets the analysis so far as soon as the photo can be
+        shown and again once its ELA can (the verdict usually comes last). Never raises for a
+        bad file."""
+        try:
+            image, facts = read_photo(path)
+        except WorkbenchError as error:
+            return PhotoAnalysis(str(path), verdict=ForgeryVerdict.failed(path, error))
+        rgb = images.to_rgb(image)
+        del image
+        resaves = SharedResaves(rgb)
+        with ThreadPoolExecutor(1, thread_name_prefix="forgery-model") as model_thread:
+            judging = (
+                None if verdict is not None else model_thread.submit(self.predict_image, rgb, facts, resaves)
+            )
+            opened = OpenedPhoto.of(rgb, facts, resaves)
+            on_partial(PhotoAnalysis(opened.path, opened))
+            ela = opened.ela(ela_settings or ElaSettings())
+            on_partial(PhotoAnalysis(opened.path, opened, ela))
+            if judging is not None:
+                verdict = judging.result()
+        return PhotoAnalysis(opened.path, opened, ela, verdict, opened.heatmap(verdict))
