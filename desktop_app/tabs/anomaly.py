@@ -87,11 +87,7 @@ class AnomalyTab(ToolTab):
 
         top = ttk.Frame(self)
         top.pack(fill="x")
-        ttk.Label(top, text="Model:").pack(side="left")
-        self.model_choice = tk.StringVar(value=model_label(anomaly.ALL_DIGITS_MODEL))
-        self.model_selector = ttk.Combobox(top, textvariable=self.model_choice, state="readonly", width=20)
-        self.model_selector.pack(side="left", padx=4)
-        self.model_selector.bind("<<ComboboxSelected>>", lambda _event: self._model_selected())
+        self.build_model_selector(top, model_label(anomaly.ALL_DIGITS_MODEL), width=20)
         ttk.Label(top, text="Threshold rule:").pack(side="left", padx=(10, 0))
         self.rule_choice = tk.StringVar()
         self.rule_selector = ttk.Combobox(top, textvariable=self.rule_choice, state="readonly", width=30)

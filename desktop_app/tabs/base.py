@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tkinter as tk
 from collections.abc import Callable, Sequence
 from tkinter import ttk
 
@@ -127,6 +128,17 @@ class ToolTab(ttk.Frame):
     def reload_model(self, name: str) -> None:
         """Swap in the model now registered under `name`, for every tab that uses it."""
         self.app.model_cache.reload(name)
+
+    def build_model_selector(self, parent, initial: str, width: int, choices: Sequence[str] = ()) -> None:
+        """The "Model:" chooser, packed left in `parent`: `model_choice` holds the choice and
+        choosing calls `_model_selected`."""
+        ttk.Label(parent, text="Model:").pack(side="left")
+        self.model_choice = tk.StringVar(value=initial)
+        self.model_selector = ttk.Combobox(
+            parent, textvariable=self.model_choice, values=list(choices), state="readonly", width=width
+        )
+        self.model_selector.pack(side="left", padx=4)
+        self.model_selector.bind("<<ComboboxSelected>>", lambda _event: self._model_selected())
 
     def _model_selected(self) -> None:
         """The user chose another model: the answers on screen are given again by it, once it

@@ -49,13 +49,7 @@ class DigitsTab(ToolTab):
         self.evaluation_view: EvaluationView | None = None
         top = ttk.Frame(self)
         top.pack(fill="x")
-        ttk.Label(top, text="Model:").pack(side="left")
-        self.model_choice = tk.StringVar(value=next(iter(MODEL_CHOICES)))
-        self.model_selector = ttk.Combobox(
-            top, textvariable=self.model_choice, values=list(MODEL_CHOICES), state="readonly", width=16
-        )
-        self.model_selector.pack(side="left", padx=4)
-        self.model_selector.bind("<<ComboboxSelected>>", lambda _event: self._model_selected())
+        self.build_model_selector(top, next(iter(MODEL_CHOICES)), width=16, choices=list(MODEL_CHOICES))
         self.use_gate = tk.BooleanVar(value=False)
         self.gate_checkbox = ttk.Checkbutton(
             top, text="Flag non-digits (anomaly gate)", variable=self.use_gate, command=self._gate_toggled

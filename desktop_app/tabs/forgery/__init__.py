@@ -38,11 +38,7 @@ class ForgeryTab(ToolTab):
 
         top = ttk.Frame(self)
         top.pack(fill="x")
-        ttk.Label(top, text="Model:").pack(side="left")
-        self.model_choice = tk.StringVar(value=forgery.DEFAULT_MODEL)
-        self.model_selector = ttk.Combobox(top, textvariable=self.model_choice, state="readonly", width=22)
-        self.model_selector.pack(side="left", padx=4)
-        self.model_selector.bind("<<ComboboxSelected>>", lambda _event: self._model_selected())
+        self.build_model_selector(top, forgery.DEFAULT_MODEL, width=22)
         self.model_state = tk.StringVar(value="model not loaded yet")
         ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
         self._refresh_model_choices()
