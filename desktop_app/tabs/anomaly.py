@@ -180,12 +180,6 @@ class AnomalyTab(ToolTab):
             self.grid_plot.pack(fill="both", expand=True)
             self.draw_grid()
 
-    def show_page(self, page: ttk.Frame) -> None:
-        self.app.notebook.select(self)
-        self.pages.select(page)
-        self.update_idletasks()
-        self._page_changed()
-
     # Models and thresholds -----------------------------------------------------------------
     def model_names(self) -> list[str]:
         names = [name for name in self.app.registry.names() if name.startswith("anomaly-")]

@@ -129,6 +129,14 @@ class ToolTab(ttk.Frame):
         """Swap in the model now registered under `name`, for every tab that uses it."""
         self.app.model_cache.reload(name)
 
+    def show_page(self, page: ttk.Frame) -> None:
+        """Bring this tab and its page `page` to the front, built and drawn (tabs with pages
+        have `pages` and `_page_changed`, which builds a page's plots the first time it shows)."""
+        self.app.notebook.select(self)
+        self.pages.select(page)
+        self.update_idletasks()
+        self._page_changed()
+
     def build_model_selector(self, parent, initial: str, width: int, choices: Sequence[str] = ()) -> None:
         """The "Model:" chooser, packed left in `parent`: `model_choice` holds the choice and
         choosing calls `_model_selected`."""

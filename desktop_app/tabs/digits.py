@@ -234,10 +234,7 @@ class DigitsTab(ToolTab):
             self.evaluation_view.show_stored()
 
     def show_evaluation(self) -> EvaluationView:
-        self.app.notebook.select(self)
-        self.pages.select(self.evaluation_page)
-        self.update_idletasks()
-        self._page_changed()
+        self.show_page(self.evaluation_page)
         return self.evaluation_view
 
     # Retraining --------------------------------------------------------------------------

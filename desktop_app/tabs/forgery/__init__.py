@@ -77,12 +77,6 @@ class ForgeryTab(ToolTab):
                 self.evaluation_view.pack(fill="both", expand=True)
             self.evaluation_view.draw()
 
-    def show_page(self, page: ttk.Frame) -> None:
-        self.app.notebook.select(self)
-        self.pages.select(page)
-        self.update_idletasks()
-        self._page_changed()
-
     # Models ------------------------------------------------------------------------------------
     @property
     def retrain_fields(self) -> tuple[Field, ...]:
