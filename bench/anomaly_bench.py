@@ -37,7 +37,7 @@ def main() -> None:
     samples = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
     root = create_root()
     app = WorkbenchApp(root)
-    tab = app.tabs[1]
+    tab = app.tab("Anomaly")
     app.notebook.select(tab)
     tab.start_loading()
     wait_until(root, lambda: tab.predictor is not None, 120, "the model")

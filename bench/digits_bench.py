@@ -67,7 +67,7 @@ def gui_latency(samples: list[Path], repetitions: int) -> dict:
     started = time.perf_counter()
     root = create_root()
     app = WorkbenchApp(root)
-    tab = app.tabs[0]
+    tab = app.tab("Digits")
     tab.start_loading()
     wait_until(root, lambda: "digits-cnn" in tab.predictors, 120, "the CNN to load")
     load_with_import = time.perf_counter() - started

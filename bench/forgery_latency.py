@@ -116,7 +116,7 @@ def main() -> None:
         root = create_root()
         app = WorkbenchApp(root)
         root.geometry("1100x760+0+0")
-        tab = app.tabs[3]
+        tab = app.tab("Forgery")
         app.notebook.select(tab)
         tab.start_loading()
         wait_until(root, lambda: tab.predictor is not None, 120, "the model")

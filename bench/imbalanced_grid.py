@@ -36,7 +36,7 @@ def main() -> None:
     csv_path = arguments.csv or paths.data_dir() / imbalanced.DEFAULT_CSV
     root = create_root()
     app = WorkbenchApp(root)
-    tab = app.tabs[2]
+    tab = app.tab("Imbalanced")
     app.notebook.select(tab)
     simulate_drop(tab.drop_zone.area, [csv_path])
     wait_until(root, lambda: tab.frame is not None, 60, "the CSV")

@@ -15,7 +15,7 @@ from PIL import ImageGrab
 def show_digits(app, root) -> None:
     from desktop_app.automation import simulate_drop, wait_until
 
-    tab = app.tabs[0]
+    tab = app.tab("Digits")
     tab.start_loading()
     wait_until(root, lambda: "digits-cnn" in tab.predictors, 120, "the model")
     samples = digit_samples()
@@ -28,7 +28,7 @@ def show_anomaly(app, root) -> None:
     from desktop_app.automation import simulate_drop, wait_until
     from training.core import paths
 
-    tab = app.tabs[1]
+    tab = app.tab("Anomaly")
     app.notebook.select(tab)
     tab.start_loading()
     wait_until(root, lambda: tab.predictor is not None, 120, "the model")
@@ -45,7 +45,7 @@ def show_imbalanced(app, root) -> None:
     from training import imbalanced
     from training.core import paths
 
-    tab = app.tabs[2]
+    tab = app.tab("Imbalanced")
     app.notebook.select(tab)
     simulate_drop(tab.drop_zone.area, [paths.data_dir() / imbalanced.DEFAULT_CSV])
     wait_until(root, lambda: tab.frame is not None, 60, "the CSV")
@@ -63,7 +63,7 @@ def show_forgery(app, root) -> None:
     from desktop_app.automation import simulate_drop, wait_until
     from desktop_app.self_test import photo_samples
 
-    tab = app.tabs[3]
+    tab = app.tab("Forgery")
     app.notebook.select(tab)
     authentic, tampered, screenshot = photo_samples()
     simulate_drop(tab.drop_zone.area, [tampered, authentic, screenshot])
