@@ -15,6 +15,7 @@ from training.core.cli import (
     registry_for,
     report_outcome,
 )
+from training.core.errors import InvalidInputError
 from training.forgery.data import recipe_with
 from training.forgery.networks import BACKBONES, BLOCK_LOSSES, IMAGE_EVIDENCE, ForgeryTrainingConfig
 
@@ -85,7 +86,7 @@ def recipe_additions(text: str) -> tuple[str, ...]:
     groups = () if text == "none" else tuple(part.strip() for part in text.split(",") if part.strip())
     try:
         recipe_with(groups)
-    except ValueError as error:
+    except InvalidInputError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return groups
 
