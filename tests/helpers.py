@@ -5,6 +5,7 @@ them, photos and splices, letters)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,17 @@ def run_cli(*arguments: str, user_dir: Path | None = None, timeout: int = 600) -
         timeout=timeout,
         env=environment,
     )
+
+
+def modules_imported_by(code: str, watched: tuple[str, ...]) -> list[str]:
+    """Which of the `watched` modules a fresh interpreter has imported once `code` has run
+    (what a lazy import keeps out)."""
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(name for name in {watched!r} if name in sys.modules)))"
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def rendered_pixels(panel) -> np.ndarray:

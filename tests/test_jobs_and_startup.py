@@ -11,7 +11,7 @@ import pytest
 
 from desktop_app import jobs
 from desktop_app.automation import wait_until
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, modules_imported_by
 from training.core.errors import TrainingCancelled
 from training.core.progress import Progress
 
@@ -59,16 +59,8 @@ def test_cancel_and_errors_reach_their_handlers(gui):
 
 
 def test_window_is_built_without_importing_tensorflow():
-    script = (
-        "import sys; from desktop_app.app import WorkbenchApp, create_root; "
-        "root = create_root(); app = WorkbenchApp(root); root.update(); "
-        "print(sorted(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))"
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == "[]"
+    code = "from desktop_app.app import WorkbenchApp, create_root\nroot = create_root(); WorkbenchApp(root); root.update()"
+    assert modules_imported_by(code, ("tensorflow", "keras", "matplotlib")) == []
 
 
 def run_self_test(environment: dict, root: Path = REPO_ROOT) -> subprocess.CompletedProcess:
