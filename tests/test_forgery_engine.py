@@ -343,11 +343,15 @@ def test_one_analysis_holds_everything_a_viewer_draws(tmp_path):
     path = tmp_path / "camera.jpg"
     render_photo((2400, 1600), seed=9).save(path, quality=90)
     snapshots = []
-    analysis = predictor.analyse_file(path, on_partial=snapshots.append)
+    analysis = forgery.analyse_file(path, predictor, on_partial=snapshots.append)
     opened, verdict = analysis.opened, analysis.verdict
 
     alone = predictor.predict_file(path)
     assert verdict.status == "ok" and verdict.to_json() == alone.to_json()
+    # While the model is still loading, everything but the verdict and its heatmap.
+    without_model = forgery.analyse_file(path, None)
+    assert without_model.verdict is None and without_model.overlay is None
+    assert without_model.opened.metadata == opened.metadata and without_model.ela is not None
     assert np.array_equal(verdict.block_map, alone.block_map)
     assert opened.facts == verdict.facts and (opened.facts.width, opened.facts.height) == (2400, 1600)
     assert opened.warnings == verdict.warnings == forgery.trust_warnings(opened.facts)
@@ -382,14 +386,14 @@ def test_an_analysis_says_why_it_has_no_verdict_and_keeps_a_known_one(tmp_path, 
     predictor = forgery.ForgeryPredictor.load()
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a photo")
-    unreadable = predictor.analyse_file(broken)
+    unreadable = forgery.analyse_file(broken, predictor)
     assert (unreadable.opened, unreadable.ela, unreadable.overlay) == (None, None, None)
     assert unreadable.verdict.status == "error"
     assert unreadable.verdict.message == "broken.jpg: not an image format this app can read."
 
     tiny = tmp_path / "icon.jpg"
     Image.new("RGB", (12, 12), (200, 40, 40)).save(tiny)
-    small = predictor.analyse_file(tiny)
+    small = forgery.analyse_file(tiny, predictor)
     assert (
         small.verdict.status == "error"
         and "icon.jpg: 12×12 pixels is too small for ELA" in small.verdict.message
@@ -406,7 +410,7 @@ def test_an_analysis_says_why_it_has_no_verdict_and_keeps_a_known_one(tmp_path, 
     monkeypatch.setattr(
         forgery_predict, "block_features", lambda *arguments, **keywords: model_runs.append(1)
     )
-    shown_again = predictor.analyse_file(SAMPLES / "tampered.jpg", verdict=known)
+    shown_again = forgery.analyse_file(SAMPLES / "tampered.jpg", predictor, verdict=known)
     assert shown_again.verdict is known and model_runs == []
     expected = forgery.heatmap_overlay(
         shown_again.opened.display, known.block_map, shown_again.opened.image.size

@@ -4,12 +4,14 @@ metadata, batches with sorting and CSV export, bad files, retraining through the
 from __future__ import annotations
 
 import csv
+import threading
 from collections import Counter
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from desktop_app import model_cache
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
 from desktop_app.tabs.forgery.colours import INCONCLUSIVE_COLOUR
 from tests.helpers import render_photo, splice
@@ -127,7 +129,7 @@ def test_a_drop_is_one_engine_call_and_the_tab_draws_what_it_returns(gui, monkey
     tab = forgery_tab_of(gui)
     tab.clear()
     calls, analyses = [], []
-    count_calls(monkeypatch, forgery.ForgeryPredictor, "analyse_file", calls, analyses)
+    count_calls(monkeypatch, forgery, "analyse_file", calls, analyses)
     count_calls(monkeypatch, forgery.ForgeryPredictor, "predict_file", calls)
     for step in ENGINE_STEPS:
         count_calls(monkeypatch, forgery_predict, step, calls)
@@ -149,6 +151,39 @@ def test_a_drop_is_one_engine_call_and_the_tab_draws_what_it_returns(gui, monkey
         tab.photo.heatmap_checkbox.invoke()
     gui.root.update()
     assert tab.photo.original_view.image is analysis.opened.display
+
+
+@pytest.mark.data
+def test_a_photo_dropped_while_the_model_loads_is_shown_at_once_and_judged_when_it_is_ready(gui, monkeypatch):
+    tab = forgery_tab_of(gui)
+    tab.clear()
+    name = tab.selected_model_name()
+    in_use = gui.model_cache.loaded.pop(name)  # as right after start-up, while it still loads
+    release = threading.Event()
+    load = model_cache.load_model
+
+    def slow_load(model_name, registry):
+        release.wait(60)
+        return load(model_name, registry)
+
+    monkeypatch.setattr(model_cache, "load_model", slow_load)
+    try:
+        simulate_drop(tab.drop_zone.area, [TAMPERED[0]])
+        wait_until(
+            gui.root,
+            lambda: tab.photo.shown is not None and tab.photo.shown.ela is not None,
+            60,
+            "the photo and its ELA before the model",
+        )
+        assert tab.photo.shown.verdict is None and tab.shown_answer()["rows"] == []
+        release.set()
+        wait_until(gui.root, lambda: settled(tab, TAMPERED[0]), 60, "the verdict once the model is ready")
+        assert tab.shown_answer()["label"] in ANSWERS
+        assert [row[0] for row in tab.results.rows()] == [TAMPERED[0].name]
+    finally:
+        release.set()
+        wait_until(gui.root, lambda: name in gui.model_cache.loaded, 60, "the model")
+        gui.model_cache.loaded[name] = in_use
 
 
 def test_weak_evidence_is_shown_as_inconclusive_with_its_reason_and_best_guess(gui, tmp_path):
@@ -303,7 +338,7 @@ def test_a_folder_fills_the_table_which_sorts_and_exports(gui, tmp_path, monkeyp
     # Selecting a row shows that photo with its stored verdict (no second scoring): one engine
     # call, and the model does not run.
     calls = []
-    count_calls(monkeypatch, forgery.ForgeryPredictor, "analyse_file", calls)
+    count_calls(monkeypatch, forgery, "analyse_file", calls)
     count_calls(monkeypatch, forgery_predict, "block_features", calls)
     tab.results.tree.selection_set(str(folder / TAMPERED[2].name))
     wait_until(gui.root, lambda: settled(tab, folder / TAMPERED[2].name), 30, "the selected photo")

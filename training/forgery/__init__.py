@@ -124,6 +124,7 @@ from training.forgery.predict import (
     ForgeryVerdict,
     OpenedPhoto,
     PhotoAnalysis,
+    analyse_file,
     display_size,
     heatmap_overlay,
     metadata_rows,
@@ -149,6 +150,7 @@ from training.forgery.training import (
 
 __all__ = [
     "after_edit",
+    "analyse_file",
     "answer_figures",
     "BACKBONES",
     "BAND_NAMES",

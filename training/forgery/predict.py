@@ -201,7 +201,7 @@ class OpenedPhoto:
 
 @dataclass(frozen=True)
 class PhotoAnalysis:
-    """Everything a viewer draws for one photo, from one `ForgeryPredictor.analyse_file` call:
+    """Everything a viewer draws for one photo, from one `analyse_file` call:
     the photo as opened (None when the file cannot be read: the verdict says why), its ELA
     preview, the verdict, and the heatmap over the photo (None without a block map). The
     snapshots handed out while it is made lack what is still being computed."""
@@ -335,35 +335,40 @@ class ForgeryPredictor:
         except WorkbenchError as error:
             return ForgeryVerdict.failed(path, error)
 
-    def analyse_file(
-        self,
-        path,
-        ela_settings: ElaSettings | None = None,
-        verdict: ForgeryVerdict | None = None,
-        on_partial: Callable[[PhotoAnalysis], None] = lambda _analysis: None,
-    ) -> PhotoAnalysis:
-        """Everything a viewer draws for the photo at `path`, from one call: the photo opened
-        (facts, trust warnings, metadata rows, a screen-sized copy), its ELA preview with
-        `ela_settings` (None: the defaults), the verdict (`verdict` when it is known already,
-        e.g. from a batch) and its heatmap. The model runs beside the screen copy and the ELA,
-        on a second thread; `on_partial` gets the analysis so far as soon as the photo can be
-        shown and again once its ELA can (the verdict usually comes last). Never raises for a
-        bad file."""
-        try:
-            image, facts = read_photo(path)
-        except WorkbenchError as error:
-            return PhotoAnalysis(str(path), verdict=ForgeryVerdict.failed(path, error))
-        rgb = images.to_rgb(image)
-        del image
-        resaves = SharedResaves(rgb)
-        with ThreadPoolExecutor(1, thread_name_prefix="forgery-model") as model_thread:
-            judging = (
-                None if verdict is not None else model_thread.submit(self.predict_image, rgb, facts, resaves)
-            )
-            opened = OpenedPhoto.of(rgb, facts, resaves)
-            on_partial(PhotoAnalysis(opened.path, opened))
-            ela = opened.ela(ela_settings or ElaSettings())
-            on_partial(PhotoAnalysis(opened.path, opened, ela))
-            if judging is not None:
-                verdict = judging.result()
-        return PhotoAnalysis(opened.path, opened, ela, verdict, opened.heatmap(verdict))
+
+def analyse_file(
+    path,
+    predictor: ForgeryPredictor | None,
+    ela_settings: ElaSettings | None = None,
+    verdict: ForgeryVerdict | None = None,
+    on_partial: Callable[[PhotoAnalysis], None] = lambda _analysis: None,
+) -> PhotoAnalysis:
+    """Everything a viewer draws for the photo at `path`, from one call: the photo opened
+    (facts, trust warnings, metadata rows, a screen-sized copy), its ELA preview with
+    `ela_settings` (None: the defaults), the verdict (`verdict` when it is known already,
+    e.g. from a batch; else `predictor`'s) and its heatmap. The model runs beside the screen
+    copy and the ELA, on a second thread; `on_partial` gets the analysis so far as soon as the
+    photo can be shown and again once its ELA can (the verdict usually comes last). With no
+    predictor (the model is still loading) and no verdict, the analysis has neither verdict
+    nor heatmap. Never raises for a bad file."""
+    try:
+        image, facts = read_photo(path)
+    except WorkbenchError as error:
+        return PhotoAnalysis(str(path), verdict=ForgeryVerdict.failed(path, error))
+    rgb = images.to_rgb(image)
+    del image
+    resaves = SharedResaves(rgb)
+    with ThreadPoolExecutor(1, thread_name_prefix="forgery-model") as model_thread:
+        judging = (
+            model_thread.submit(predictor.predict_image, rgb, facts, resaves)
+            if verdict is None and predictor is not None
+            else None
+        )
+        opened = OpenedPhoto.of(rgb, facts, resaves)
+        on_partial(PhotoAnalysis(opened.path, opened))
+        ela = opened.ela(ela_settings or ElaSettings())
+        on_partial(PhotoAnalysis(opened.path, opened, ela))
+        if judging is not None:
+            verdict = judging.result()
+    overlay = opened.heatmap(verdict) if verdict is not None else None
+    return PhotoAnalysis(opened.path, opened, ela, verdict, overlay)

@@ -2,7 +2,7 @@
 with its trust warnings and localisation heatmap, and the file's metadata.
 
 The panel only draws. A photo is analysed by one engine call on a worker thread
-(`ForgeryPredictor.analyse_file`: decoding, facts, ELA at native resolution, the model and the
+(`forgery.analyse_file`: decoding, facts, ELA at native resolution, the model and the
 screen-sized images), and its parts are drawn as they arrive: the photo and its metadata, then
 its ELA, then the verdict and its heatmap. Moving an ELA control asks the engine for a new
 preview of the photo shown (`OpenedPhoto.ela`); only the newest request is computed.
@@ -169,10 +169,28 @@ class PhotoPanel(ttk.Frame):
                 self._draw(analysis)
 
         def analysed(analysis: forgery.PhotoAnalysis) -> None:
-            self.tab.batch.record(analysis.verdict, select=generation == self._generation)
             arrived(analysis)
+            if analysis.verdict is not None:
+                self.tab.batch.record(analysis.verdict, select=generation == self._generation)
+            elif generation == self._generation:
+                # Opened while the model was still loading: judged as soon as it is ready.
+                self.tab.with_predictor(
+                    self.tab.selected_model_name(), lambda _predictor: self._judge(generation)
+                )
 
-        self._analyse(f"analyse {path.name}", path, verdict, on_partial=arrived, on_success=analysed)
+        # The photo and its ELA do not wait for the model: if it is still loading, they are
+        # shown now and the verdict follows.
+        predictor, settings = self.tab.predictor, self.ela_settings
+        self.tab.submit(
+            f"analyse {path.name}",
+            lambda job: forgery.analyse_file(path, predictor, settings, verdict, on_partial=job.post),
+            on_partial=arrived,
+            on_success=analysed,
+        )
+
+    def _judge(self, generation: int) -> None:
+        if generation == self._generation:
+            self.judge_again()
 
     def judge_again(self) -> str | None:
         """After a model change: the photo shown judged again (the photo and its ELA stay on
@@ -201,7 +219,7 @@ class PhotoPanel(ttk.Frame):
         def start(predictor: forgery.ForgeryPredictor) -> None:
             self.tab.submit(
                 name,
-                lambda job: predictor.analyse_file(path, settings, verdict, on_partial=job.post),
+                lambda job: forgery.analyse_file(path, predictor, settings, verdict, on_partial=job.post),
                 **handlers,
             )
 
