@@ -61,8 +61,21 @@ def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, t
 
     tab.table.tree.selection_set(tab.table.tree.get_children()[:2])
     gui.root.update()
-    roc_axes = tab.curves.figure.axes[0]
+    roc_axes, pr_axes, gains_axes, lift_axes = tab.curves.figure.axes
     assert len(roc_axes.get_lines()) == 3  # two configurations + the chance diagonal
+    first = tab.selected_results()[0]
+    legend = roc_axes.get_legend().get_texts()[0].get_text()
+    assert (
+        legend
+        == f"{first.ranking['roc_auc']:.3f} · KS {first.ranking['ks']:.2f} · Gini {first.ranking['gini']:.2f}"
+    )
+    assert [axes.get_title() for axes in (gains_axes, lift_axes)] == [
+        "Cumulative gains (test split)",
+        "Lift (test split)",
+    ]
+    contacted, found = gains_axes.get_lines()[0].get_data()
+    assert (contacted[0], found[0], contacted[-1], found[-1]) == (0, 0, 1, 1)
+    assert lift_axes.get_lines()[0].get_data()[1][-1] == pytest.approx(1.0)  # everyone contacted
     before = tab.operating_point()["confusion_matrix"]
     assert tab.threshold.get() == pytest.approx(tab.selected_results()[0].threshold)
     tab.threshold_scale.set(0.9)

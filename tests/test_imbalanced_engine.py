@@ -216,3 +216,22 @@ def test_ks_is_the_largest_gap_between_the_classes_score_distributions():
     outcomes = generator.random(20000) < calibrated
     assert separation_figures(outcomes, calibrated)["ece"] < 0.02
     assert separation_figures(outcomes, calibrated**3)["ece"] > 0.15
+
+
+def test_gains_and_lift_read_as_credit_teams_read_them():
+    labels = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1])
+    probabilities = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
+    points = imbalanced.curves(labels, probabilities)
+    contacted, found = points["gains"]
+    assert (contacted[0], found[0], contacted[-1], found[-1]) == (0, 0, 1, 1)
+    assert np.all(np.diff(found) >= 0)
+    # The top 30 % of rows hold 2 of the 3 positives: 67 % found, 2.2 times random.
+    at_30 = int(np.flatnonzero(np.isclose(contacted, 0.3))[0])
+    assert found[at_30] == pytest.approx(2 / 3)
+    lift_contacted, lift = points["lift"]
+    assert lift[np.isclose(lift_contacted, 0.3)][0] == pytest.approx((2 / 3) / 0.3)
+    # Rows with the same score are contacted together: the model cannot order them.
+    assert [list(part) for part in imbalanced.cumulative_gains([1, 0, 0], [0.5, 0.5, 0.1])] == [
+        [0.0, 2 / 3, 1.0],
+        [0.0, 1.0, 1.0],
+    ]

@@ -417,24 +417,46 @@ class ImbalancedTab(ToolTab):
         if self.curves is None:
             from desktop_app.widgets.plot_panel import PlotPanel
 
-            self.curves = PlotPanel(self.curves_holder, 5.6, 2.6)
+            self.curves = PlotPanel(self.curves_holder, 5.6, 4.4)
             self.curves.pack(fill="both", expand=True)
         figure = self.curves.clear()
-        roc_axes, pr_axes = figure.subplots(1, 2)
+        (roc_axes, pr_axes), (gains_axes, lift_axes) = figure.subplots(2, 2)
         for index, result in enumerate(selected[: len(CURVE_COLOURS)]):
             points = imbalanced.curves(self.split.test_labels, result.test_probabilities)
             label = f"{imbalanced.MODEL_LABELS[result.model]} + {imbalanced.METHOD_LABELS[result.method]}"
             colour = CURVE_COLOURS[index]
-            roc_axes.plot(*points["roc"], color=colour, label=f"{label} ({result.ranking['roc_auc']:.3f})")
-            pr_axes.plot(*points["pr"], color=colour, label=f"{result.ranking['pr_auc']:.3f}")
+            ranking = result.ranking
+            roc_axes.plot(
+                *points["roc"],
+                color=colour,
+                label=f"{ranking['roc_auc']:.3f} · KS {ranking['ks']:.2f} · Gini {ranking['gini']:.2f}",
+            )
+            pr_axes.plot(*points["pr"], color=colour, label=f"{ranking['pr_auc']:.3f}")
+            gains_axes.plot(*points["gains"], color=colour, label=label)
+            lift_axes.plot(*points["lift"], color=colour)
         roc_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
+        gains_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
+        lift_axes.axhline(1.0, color="#999999", linestyle=":")
         if self.split is not None:
             pr_axes.axhline(self.split.test_labels.mean(), color="#999999", linestyle=":")
         roc_axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test split)")
         pr_axes.set(xlabel="recall", ylabel="precision", title="Precision–recall (test split)")
-        for axes in (roc_axes, pr_axes):
-            if selected:
-                axes.legend(fontsize=7, loc="lower right" if axes is roc_axes else "upper right")
+        gains_axes.set(
+            xlabel="rows contacted (best scores first)",
+            ylabel="positives found",
+            title="Cumulative gains (test split)",
+        )
+        lift_axes.set(
+            xlabel="rows contacted (best scores first)", ylabel="× random", title="Lift (test split)"
+        )
+        if selected:
+            # The configurations are named once, where the curves leave room; ROC and PR give figures.
+            for axes, place in (
+                (roc_axes, "lower right"),
+                (pr_axes, "upper right"),
+                (gains_axes, "lower right"),
+            ):
+                axes.legend(fontsize=7, loc=place)
         self.curves.redraw()
 
     def _threshold_moved(self) -> None:
