@@ -456,7 +456,7 @@ class ImbalancedTab(ToolTab):
                 (pr_axes, "upper right"),
                 (gains_axes, "lower right"),
             ):
-                axes.legend(fontsize=7, loc=place)
+                axes.legend(fontsize=6, loc=place, framealpha=0.7, handlelength=1.2, borderpad=0.3)
         self.curves.redraw()
 
     def _threshold_moved(self) -> None:
