@@ -348,6 +348,10 @@ def test_one_analysis_holds_everything_a_viewer_draws(tmp_path):
 
     alone = predictor.predict_file(path)
     assert verdict.status == "ok" and verdict.to_json() == alone.to_json()
+    # Judged again as it is open (after a model change): the same verdict and heatmap.
+    again = forgery.judge_opened(opened, predictor)
+    assert again.verdict.to_json() == verdict.to_json()
+    assert np.array_equal(np.asarray(again.overlay), np.asarray(analysis.overlay))
     # While the model is still loading, everything but the verdict and its heatmap.
     without_model = forgery.analyse_file(path, None)
     assert without_model.verdict is None and without_model.overlay is None

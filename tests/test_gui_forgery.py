@@ -167,6 +167,9 @@ def test_a_photo_dropped_while_the_model_loads_is_shown_at_once_and_judged_when_
         return load(model_name, registry)
 
     monkeypatch.setattr(model_cache, "load_model", slow_load)
+    calls = []
+    count_calls(monkeypatch, forgery, "analyse_file", calls)
+    count_calls(monkeypatch, forgery, "judge_opened", calls)
     try:
         simulate_drop(tab.drop_zone.area, [TAMPERED[0]])
         wait_until(
@@ -180,6 +183,7 @@ def test_a_photo_dropped_while_the_model_loads_is_shown_at_once_and_judged_when_
         wait_until(gui.root, lambda: settled(tab, TAMPERED[0]), 60, "the verdict once the model is ready")
         assert tab.shown_answer()["label"] in ANSWERS
         assert [row[0] for row in tab.results.rows()] == [TAMPERED[0].name]
+        assert calls == ["analyse_file", "judge_opened"]  # the photo is read once
     finally:
         release.set()
         wait_until(gui.root, lambda: name in gui.model_cache.loaded, 60, "the model")

@@ -372,3 +372,10 @@ def analyse_file(
             verdict = judging.result()
     overlay = opened.heatmap(verdict) if verdict is not None else None
     return PhotoAnalysis(opened.path, opened, ela, verdict, overlay)
+
+
+def judge_opened(opened: OpenedPhoto, predictor: ForgeryPredictor) -> PhotoAnalysis:
+    """The verdict and heatmap of a photo a viewer has open already (after a model change):
+    the decoded photo and its shared re-saves are used again; nothing is read or drawn anew."""
+    verdict = predictor.predict_image(opened.image, opened.facts, opened.resaves)
+    return PhotoAnalysis(opened.path, opened, verdict=verdict, overlay=opened.heatmap(verdict))

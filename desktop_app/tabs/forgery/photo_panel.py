@@ -5,7 +5,8 @@ The panel only draws. A photo is analysed by one engine call on a worker thread
 (`forgery.analyse_file`: decoding, facts, ELA at native resolution, the model and the
 screen-sized images), and its parts are drawn as they arrive: the photo and its metadata, then
 its ELA, then the verdict and its heatmap. Moving an ELA control asks the engine for a new
-preview of the photo shown (`OpenedPhoto.ela`); only the newest request is computed.
+preview of the photo shown (`OpenedPhoto.ela`); only the newest request is computed. After a
+model change the photo shown is judged again as it is open (`forgery.judge_opened`).
 """
 
 from __future__ import annotations
@@ -193,37 +194,30 @@ class PhotoPanel(ttk.Frame):
             self.judge_again()
 
     def judge_again(self) -> str | None:
-        """After a model change: the photo shown judged again (the photo and its ELA stay on
-        screen); returns its path, or None when no photo is shown."""
+        """After a model change: the photo shown judged again by the model now selected (the
+        photo and its ELA stay on screen, nothing is read again); returns its path, or None
+        when no photo is shown."""
         shown = self.shown
         if shown is None:
             return None
         shown.verdict = shown.overlay = None
         self._show_verdict(None)
         self._draw_original()
-        path = Path(shown.opened.path)
 
         def judged(analysis: forgery.PhotoAnalysis) -> None:
             self.tab.batch.record(analysis.verdict, select=shown is self.shown)
             if shown is self.shown:
                 self._show_judgement(shown, analysis)
 
-        self._analyse(f"judge {path.name}", path, None, on_success=judged)
-        return shown.opened.path
-
-    def _analyse(self, name: str, path: Path, verdict: forgery.ForgeryVerdict | None, **handlers) -> None:
-        """One engine call for `path` on a worker thread, once the selected model is loaded;
-        `handlers` receive the analysis (`on_partial`: as it is made)."""
-        settings = self.ela_settings
-
-        def start(predictor: forgery.ForgeryPredictor) -> None:
+        def judge(predictor: forgery.ForgeryPredictor) -> None:
             self.tab.submit(
-                name,
-                lambda job: forgery.analyse_file(path, predictor, settings, verdict, on_partial=job.post),
-                **handlers,
+                f"judge {Path(shown.opened.path).name}",
+                lambda _job: forgery.judge_opened(shown.opened, predictor),
+                on_success=judged,
             )
 
-        self.tab.with_predictor(self.tab.selected_model_name(), start)
+        self.tab.with_predictor(self.tab.selected_model_name(), judge)
+        return shown.opened.path
 
     def _draw(self, analysis: forgery.PhotoAnalysis) -> None:
         """Draw what is new in `analysis` (a snapshot while it is made, or the whole of it)."""
