@@ -275,13 +275,14 @@ def curves(labels: np.ndarray, probabilities: np.ndarray) -> dict:
     false_positive_rate, true_positive_rate, _ = metrics.roc_curve(labels, probabilities)
     precision, recall, _ = metrics.precision_recall_curve(labels, probabilities)
     contacted, found = cumulative_gains(labels, probabilities)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lift = np.where(contacted > 0, found / contacted, np.nan)
     return {
         "roc": (false_positive_rate, true_positive_rate),
         "pr": (recall, precision),
         "gains": (contacted, found),
-        "lift": (contacted[1:], lift[1:]),
+        "lift": (
+            contacted[1:],
+            found[1:] / contacted[1:],
+        ),  # from the first rows on: none contacted has no lift
     }
 
 
