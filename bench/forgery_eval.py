@@ -156,8 +156,8 @@ def main(argv=None) -> int:
         print("|---|---|---|---|")
         for row in reliability["bins"]:
             print(
-                f"| {row['low']:.1f}–{row['high']:.1f} | {row['photos']} | "
-                f"{row['mean_probability']:.3f} | {row['tampered_share']:.3f} |"
+                f"| {row['low']:.1f}–{row['high']:.1f} | {row['count']} | "
+                f"{row['mean_probability']:.3f} | {row['positive_share']:.3f} |"
             )
         if args.plot:
             plot_reliability(reliability, args.plot, f"{args.model}: held-out set")

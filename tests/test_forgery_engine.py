@@ -255,7 +255,7 @@ def test_calibrated_probabilities_mean_what_they_say_on_overconfident_scores():
         calibration.probability(raw[3000:]), tampered[3000:]
     )
     assert before["ece"] > 0.08 and after["ece"] < 0.03
-    assert sum(row["photos"] for row in after["bins"]) == 3000
+    assert sum(row["count"] for row in after["bins"]) == 3000
     assert calibration.slope == pytest.approx(1 / 3, abs=0.05)
 
 

@@ -1,40 +1,42 @@
-"""The reliability diagram: how often photos given a probability really were positive. Drawn
-on any matplotlib axes, so the Forgery tab and `bench/` show the same picture."""
+"""The reliability diagram: how often items given a probability really were positive. Drawn
+on any matplotlib axes, so the Forgery and Imbalanced tabs and `bench/` show the same picture."""
 
 from __future__ import annotations
 
 
-def draw_reliability(axes, reliability: dict, title: str = "") -> None:
+def draw_reliability(
+    axes, reliability: dict, title: str = "", positive: str = "tampered", items: str = "photos"
+) -> None:
     """`reliability` as `training.core.probability_figures.expected_calibration_error` returns it:
     bars at each bin's observed positive share, the diagonal where they would sit if the
-    probability meant exactly what it says, and each bin's photo count."""
+    probability meant exactly what it says, and each bin's count of `items`."""
     bins = reliability["bins"]
     centres = [(row["low"] + row["high"]) / 2 for row in bins]
     widths = [row["high"] - row["low"] for row in bins]
     axes.bar(
         centres,
-        [row["tampered_share"] for row in bins],
+        [row["positive_share"] for row in bins],
         width=[0.9 * width for width in widths],
         color="#4c72b0",
         alpha=0.8,
-        label="share really tampered",
+        label=f"share really {positive}",
     )
     axes.plot(
         [row["mean_probability"] for row in bins],
-        [row["tampered_share"] for row in bins],
+        [row["positive_share"] for row in bins],
         "o",
         color="#222222",
         markersize=3,
-        label="bin: mean probability shown, share tampered",
+        label=f"bin: mean probability shown, share {positive}",
     )
     axes.plot([0, 1], [0, 1], "--", color="#888888", label="perfect calibration")
     for centre, row in zip(centres, bins, strict=True):
-        axes.text(centre, 0.02, str(row["photos"]), ha="center", fontsize=7, color="white")
+        axes.text(centre, 0.02, str(row["count"]), ha="center", fontsize=7, color="white", rotation=90)
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1)
-    axes.set_xlabel("tampering probability shown")
-    axes.set_ylabel("share really tampered")
+    axes.set_xlabel(f"{positive} probability shown")
+    axes.set_ylabel(f"share really {positive}")
     axes.set_title(
         f"{title} (ECE {reliability['ece']:.3f})" if title else f"ECE {reliability['ece']:.3f}", fontsize=9
     )
-    axes.legend(loc="upper left", fontsize=7)
+    axes.legend(loc="upper left", fontsize=6)

@@ -7,25 +7,31 @@ from __future__ import annotations
 import numpy as np
 
 
-def expected_calibration_error(calibrated: np.ndarray, tampered: np.ndarray, bins: int = 10) -> dict:
-    """ECE over equal-width bins, and each bin's mean probability, tampered share and count
+def logit(probability):
+    """log(p / (1 − p)) of probabilities (a float or an array), clipped away from 0 and 1."""
+    clipped = np.clip(np.asarray(probability, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(clipped / (1 - clipped))
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict:
+    """ECE over equal-width bins, and each bin's mean probability, share of positives and count
     (the reliability diagram)."""
-    calibrated, tampered = np.asarray(calibrated, float), np.asarray(tampered, float)
+    probabilities, labels = np.asarray(probabilities, float), np.asarray(labels, float)
     edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(calibrated, edges[1:-1]), 0, bins - 1)
+    which = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
     rows, error = [], 0.0
     for number in range(bins):
         inside = which == number
         if inside.any():
-            mean, share = float(calibrated[inside].mean()), float(tampered[inside].mean())
+            mean, share = float(probabilities[inside].mean()), float(labels[inside].mean())
             error += inside.mean() * abs(mean - share)
             rows.append(
                 {
                     "low": float(edges[number]),
                     "high": float(edges[number + 1]),
                     "mean_probability": mean,
-                    "tampered_share": share,
-                    "photos": int(inside.sum()),
+                    "positive_share": share,
+                    "count": int(inside.sum()),
                 }
             )
     return {"ece": float(error), "bins": rows}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.core.probability_figures import logit
 from training.forgery.ela import LOSSLESS_FORMATS
 from training.forgery.metadata import PhotoFacts
 
@@ -17,12 +18,6 @@ CHECKED_QUALITIES = (60, 98)
 # Below this many pixels on the short side there are too few 8×8 blocks to compare a region
 # with the rest of the photo.
 MIN_CONCLUSIVE_SIDE = 128
-
-
-def logit(probability):
-    """log(p / (1 − p)) of probabilities (a float or an array), clipped away from 0 and 1."""
-    clipped = np.clip(np.asarray(probability, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return np.log(clipped / (1 - clipped))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ import numpy as np
 from PIL import Image
 
 from training.core.errors import InvalidInputError
+from training.core.probability_figures import logit
 from training.core.progress import CancelToken, ignore_progress
-from training.forgery.calibration import Calibration, logit
+from training.forgery.calibration import Calibration
 from training.forgery.data import is_quality_matched, read_mask
 from training.forgery.ela import heatmap_at
 from training.forgery.examples import make_examples
