@@ -61,7 +61,7 @@ def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, t
 
     tab.table.tree.selection_set(tab.table.tree.get_children()[:2])
     gui.root.update()
-    roc_axes, pr_axes, gains_axes, lift_axes = tab.curves.figure.axes
+    roc_axes, pr_axes, reliability_axes, gains_axes, lift_axes, spread_axes = tab.curves.figure.axes
     assert len(roc_axes.get_lines()) == 3  # two configurations + the chance diagonal
     first = tab.selected_results()[0]
     legend = roc_axes.get_legend().get_texts()[0].get_text()
@@ -76,6 +76,10 @@ def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, t
     contacted, found = gains_axes.get_lines()[0].get_data()
     assert (contacted[0], found[0], contacted[-1], found[-1]) == (0, 0, 1, 1)
     assert lift_axes.get_lines()[0].get_data()[1][-1] == pytest.approx(1.0)  # everyone contacted
+    # The first selected configuration's calibration: one bar per filled probability bin.
+    assert f"ECE {first.ranking['ece']:.3f}" in reliability_axes.get_title()
+    assert "share really 'fraud'" in reliability_axes.get_ylabel()
+    assert len(spread_axes.patches) == 2  # its scores, one outline per actual class
     before = tab.operating_point()["confusion_matrix"]
     assert tab.threshold.get() == pytest.approx(tab.selected_results()[0].threshold)
     tab.threshold_scale.set(0.9)
@@ -83,9 +87,9 @@ def test_drop_a_csv_choose_target_run_a_small_grid_and_move_the_threshold(gui, t
     after = tab.operating_point()["confusion_matrix"]
     assert after != before and after[1][1] < before[1][1]
     assert "0.900" in tab.operating_text.get()
-    smote = tab.results["logistic_regression/smote"]
+    smote = tab.results["logistic_regression-smote"]
     assert smote.counts_after[1] > smote.counts_before[1]
-    tab.table.tree.selection_set("logistic_regression/smote")
+    tab.table.tree.selection_set("logistic_regression-smote")
     gui.root.update()
     assert f"→ {smote.counts_after[0]:,}/{smote.counts_after[1]:,} resampled" in tab.operating_text.get()
     tab.table.tree.selection_set(tab.table.tree.get_children()[:2])
@@ -194,7 +198,7 @@ def test_results_belong_to_the_data_they_were_computed_on(gui, transactions, tmp
         variable.set(key == ("logistic_regression", "none"))
     tab.run_button.invoke()
     wait_until(gui.root, lambda: tab.grid_job is not None and tab.grid_job.finished, 120, "the grid")
-    tab.table.tree.selection_set("logistic_regression/none")
+    tab.table.tree.selection_set("logistic_regression-none")
     gui.root.update()
 
     questions = []
@@ -236,3 +240,55 @@ def test_the_preview_states_decimal_commas_dates_and_identifiers(gui, tmp_path):
     assert headings[:4] == ["customer_id (cat)", "opened (dat)", "x1 (num)", "x2 (num)"]
     assert [tab.exclude_list.get(index) for index in tab.exclude_list.curselection()] == ["customer_id"]
     assert "'customer_id' left out: unique on every row" in tab.leak_text.get()
+
+
+@pytest.mark.slow
+def test_out_of_time_calibrated_tuned_grid_then_explain_a_configuration_and_a_row(gui, transactions):
+    tab = imbalanced_tab(gui)
+    load(gui, tab, transactions)
+    tab.exclude_list.selection_set(0)  # transaction_id
+    for key, variable in tab.choices.items():
+        variable.set(key in {("logistic_regression", "none"), ("hist_gradient_boosting", "none")})
+    assert "the latest rows (file order)" in tab.split_selector.cget("values")
+    tab.split_choice.set("the latest rows (file order)")
+    tab.calibration_choice.set("sigmoid")
+    tab.tune_trials.set("2")
+    tab.run_button.invoke()
+    wait_until(gui.root, lambda: tab.grid_job is not None and tab.grid_job.finished, 300, "the grid")
+    rows = tab.table.rows()
+    assert [row[:2] for row in rows] == [
+        ["Logistic Regression", "none"],
+        ["Logistic Regression (tuned)", "none"],
+        ["Gradient Boosting (hist)", "none"],
+        ["Gradient Boosting (hist) (tuned)", "none"],
+    ]
+    assert "out-of-time by row-order" in tab.counts_text.get()
+    assert all(result.calibration.method == "sigmoid" for result in tab.results.values())
+    assert list(tab.split.test_rows) == list(range(1600, 2000))  # the last 20 % of the file
+
+    tab.table.tree.selection_set("hist_gradient_boosting-none")
+    gui.root.update()
+    tab.pages.select(tab.explain_page)
+    page = tab.explain_page
+    page.explain_button.invoke()
+    wait_until(gui.root, lambda: page.explanation is not None, 120, "the explanation")
+    assert "exact SHAP values (TreeSHAP)" in page.status.get()
+    importance_axes, dependence_axes, waterfall_axes = page.plots.figure.axes
+    drawn = [label.get_text() for label in importance_axes.get_yticklabels()]
+    assert set(drawn[-3:]) == {"amount", "channel", "age"}  # the planted signal, largest at the top
+    assert page.feature_choice.get() == drawn[-1]
+    # The row chosen first is the one scored most likely fraud, named by its data row in the CSV.
+    assert int(page.row_choice.get()) >= 1600
+    assert "Reasons behind row" in page.reasons_text.get() and "toward 'fraud'" in page.reasons_text.get()
+    page.feature_choice.set("channel")
+    page.feature_selector.event_generate("<<ComboboxSelected>>")
+    gui.root.update()
+    assert page.plots.figure.axes[1].get_title() == "Dependence on channel"
+    other = page.row_selector.cget("values")[0]
+    page.row_choice.set(other)
+    page.row_selector.event_generate("<<ComboboxSelected>>")
+    gui.root.update()
+    assert f"Row {other}:" in page.plots.figure.axes[2].get_title()
+    assert f"row {other}'s score" in page.reasons_text.get()
+    tab.clear_results()
+    assert page.explanation is None and page.reasons_text.get() == ""

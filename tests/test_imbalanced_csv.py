@@ -23,7 +23,7 @@ from training.imbalanced import csv_reading
 def predictor_for(pipeline, columns: dict[str, str], **record) -> imbalanced.TabularPredictor:
     """A predictor around a fitted pipeline, without the registry."""
     entry = SimpleNamespace(record={"columns": columns, "threshold": 0.5, "positive": "yes", **record})
-    return imbalanced.TabularPredictor(pipeline, entry)
+    return imbalanced.TabularPredictor(imbalanced.SavedPipeline(pipeline), entry)
 
 
 def fitted_pipeline(data: imbalanced.PreparedData):
@@ -166,8 +166,9 @@ def test_a_saved_model_scores_a_single_row(tmp_path):
     predictor = predictor_for(fitted_pipeline(data), saved_columns(data))
     single = tmp_path / "single.csv"
     single.write_text("x1;x2;colour\n0,5;-1,25;green\n")
-    probabilities, flagged = predictor.predict(imbalanced.read_table(single))
-    expected = predictor.pipeline.predict_proba(
+    scored = predictor.score(imbalanced.read_table(single))
+    probabilities, flagged = scored.probabilities, scored.flagged
+    expected = predictor.saved.pipeline.predict_proba(
         pandas.DataFrame({"x1": [0.5], "x2": [-1.25], "colour": ["green"]})
     )[:, 1]
     assert probabilities == pytest.approx(expected) and flagged.shape == (1,)
@@ -308,14 +309,16 @@ def test_dates_become_days_in_training_and_in_prediction_alike(tmp_path, style, 
 
     predictor = predictor_for(fitted_pipeline(data), saved_columns(data), date_formats=data.date_formats)
     (tmp_path / "new.csv").write_text("opened,amount\n" + f"{moments[0].strftime(style)},0.5\n")
-    probability, _flagged = predictor.predict(imbalanced.read_table(tmp_path / "new.csv"))
+    probability = predictor.score(imbalanced.read_table(tmp_path / "new.csv")).probabilities
     single = pandas.DataFrame({"opened": [expected[0]], "amount": [0.5]})
-    assert probability == pytest.approx(predictor.pipeline.predict_proba(single)[:, 1])
-    whole, _flagged = predictor.predict(table)
-    assert whole == pytest.approx(predictor.pipeline.predict_proba(data.features[["opened", "amount"]])[:, 1])
+    assert probability == pytest.approx(predictor.saved.pipeline.predict_proba(single)[:, 1])
+    whole = predictor.score(table).probabilities
+    assert whole == pytest.approx(
+        predictor.saved.pipeline.predict_proba(data.features[["opened", "amount"]])[:, 1]
+    )
     (tmp_path / "bad.csv").write_text("opened,amount\nsoon,0.5\n")
     with pytest.raises(DatasetInvalidError, match=r"'opened' should hold dates.*data row 1.*'soon'"):
-        predictor.predict(imbalanced.read_table(tmp_path / "bad.csv"))
+        predictor.score(imbalanced.read_table(tmp_path / "bad.csv"))
 
 
 def test_text_that_only_looks_like_dates_stays_text(tmp_path):
@@ -387,7 +390,7 @@ def test_text_in_a_numeric_column_names_column_row_and_value(tmp_path):
     new = tmp_path / "new.csv"
     new.write_text("x1,x2,colour\n0.1,0.2,red\n0.3,0.4,green\n0.5,abc,blue\n")
     with pytest.raises(DatasetInvalidError) as caught:
-        predictor.predict(imbalanced.read_table(new))
+        predictor.score(imbalanced.read_table(new))
     message = str(caught.value)
     assert "'x2'" in message and "'abc'" in message
     assert "data row 3 (counting from 1 below the header)" in message

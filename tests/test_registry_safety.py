@@ -184,7 +184,7 @@ def test_every_model_round_trips_through_the_safe_format(tmp_path, model):
         with zipfile.ZipFile(path) as archive:
             assert not any(name.endswith((".pkl", ".joblib", ".pickle")) for name in archive.namelist())
         loaded = pipeline_files.load_pipeline(path)
-        np.testing.assert_allclose(loaded.predict_proba(data.features)[:, 1], expected, atol=1e-9)
+        np.testing.assert_allclose(loaded.probabilities(data.features), expected, atol=1e-9)
 
 
 def test_a_saved_model_holding_an_untrusted_type_is_refused(tmp_path):

@@ -116,11 +116,17 @@ def identifier_reason(name: str, column) -> str | None:
     return None
 
 
+ROW_ORDER = "row-order"  # `Problem.split_by`: the file's own row order is the time order
+
+
 @dataclass(frozen=True)
 class Problem:
     target: str
     positive: object
     exclude: tuple[str, ...] = ()
+    # None: a random stratified test split. A column (a date or anything ordered) or ROW_ORDER:
+    # an out-of-time split, training on the earlier rows and testing on the latest.
+    split_by: str | None = None
 
 
 @dataclass
@@ -135,6 +141,9 @@ class PreparedData:
     # model records them as kind "date" with their formats, so that scoring reads them alike.
     date_columns: list[str] = field(default_factory=list)
     date_formats: dict[str, str] = field(default_factory=dict)  # column → `pandas.to_datetime` format
+    # Each row's place in time (ranks, ties equal) when the problem is split by time, else None.
+    time_order: np.ndarray | None = None
+    split_by: str | None = None
 
     @functools.cached_property
     def fingerprint(self) -> str:
@@ -206,7 +215,43 @@ def prepare(frame, problem: Problem) -> PreparedData:
         np.flatnonzero(labelled.to_numpy()),
         list(date_formats),
         date_formats,
+        _time_order(frame, labelled, problem),
+        problem.split_by,
     )
+
+
+def _time_order(frame, labelled, problem: Problem) -> np.ndarray | None:
+    """Ranks of the labelled rows along `problem.split_by` (equal values, equal ranks), or
+    None without one; a DatasetInvalidError when the column cannot order the rows."""
+    if problem.split_by is None:
+        return None
+    if problem.split_by == ROW_ORDER:
+        return np.arange(int(labelled.sum()), dtype=float)
+    name = problem.split_by
+    if name not in frame.columns:
+        raise DatasetInvalidError(
+            f"No column named '{name}' to split by; give a date or ordered column, or {ROW_ORDER}."
+        )
+    if name == problem.target:
+        raise DatasetInvalidError(f"'{name}' is the target: split by a date or ordered column instead.")
+    column = frame.loc[labelled, name]
+    dates = date_columns_of(frame)
+    if name in dates:
+        import pandas
+
+        column = pandas.Series(date_numbers(column, dates[name]), index=column.index)
+    elif column_kind(column) != "numeric":
+        raise DatasetInvalidError(
+            f"Column '{name}' holds text that is not read as dates, and the alphabetical order of "
+            "text need not be the order in time: split by a date or number column, or by row order."
+        )
+    missing = int(column.isna().sum())
+    if missing:
+        raise DatasetInvalidError(
+            f"Column '{name}' has no value on {missing:,} labelled rows, so it cannot say which "
+            "rows came later: fill them in or split another way."
+        )
+    return column.rank(method="min").to_numpy(dtype=float)
 
 
 def as_categories(column):

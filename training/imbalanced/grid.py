@@ -13,6 +13,12 @@ import numpy as np
 
 from training.core.errors import InvalidInputError, TrainingCancelled
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
+from training.imbalanced.calibration import (
+    CALIBRATION_METHODS,
+    ProbabilityCalibration,
+    cross_fitted,
+    fit_calibration,
+)
 from training.imbalanced.columns import PreparedData, Problem, prepare
 from training.imbalanced.pipelines import (
     ALL_MODELS,
@@ -34,6 +40,17 @@ class GridSettings:
     test_fraction: float = 0.2
     folds: int = 3
     seed: int = 0
+    calibration: str = "none"  # or "sigmoid" / "isotonic": see `training.imbalanced.calibration`
+
+    def __post_init__(self):
+        if not 0 < self.test_fraction < 1:
+            raise InvalidInputError(f"The test fraction must lie between 0 and 1, not {self.test_fraction}.")
+        if self.folds < 2:
+            raise InvalidInputError(f"Cross-validation needs at least 2 folds, not {self.folds}.")
+        if self.calibration not in CALIBRATION_METHODS:
+            raise InvalidInputError(
+                f"Unknown calibration '{self.calibration}'; choose from {', '.join(CALIBRATION_METHODS)}."
+            )
 
 
 @dataclass
@@ -53,13 +70,47 @@ class ConfigurationResult:
     pipeline: object = field(default=None, repr=False)
     pipeline_file: Path | None = None  # where the fitted pipeline was saved instead, if it was
     data_fingerprint: str = ""  # PreparedData.fingerprint of the data it was computed on
+    calibration: ProbabilityCalibration | None = None  # applied to the pipeline's probabilities
+    uncalibrated: dict | None = None  # the test split's Brier and ECE before calibration
+    # The mean of the model's input over the training part: the baseline that explanations
+    # compare a row with where the model has no exact explainer of its own.
+    background: np.ndarray | None = field(default=None, repr=False)
+    split: str = "random"  # "random", or "out-of-time by COLUMN" (Split.description)
+    parameters: dict = field(default_factory=dict)  # the model's settings changed by tuning
+    tuning: dict | None = None  # trials, minutes and the best CV figure, when tuned
+
+    @property
+    def key(self) -> str:
+        """Unique within a grid: model, method, and whether tuned."""
+        return f"{self.model}-{self.method}{'-tuned' if self.tuning else ''}"
+
+    @property
+    def label(self) -> str:
+        return f"{MODEL_LABELS[self.model]}{' (tuned)' if self.tuning else ''} + {METHOD_LABELS[self.method]}"
+
+    @property
+    def test_positive_share(self) -> float:
+        (true_negative, false_positive), (false_negative, true_positive) = self.test_metrics[
+            "confusion_matrix"
+        ]
+        return (false_negative + true_positive) / (
+            true_negative + false_positive + false_negative + true_positive
+        )
 
     @property
     def audit(self) -> str:
+        """Whether random-fold cross-validation on the training part foresaw the test figure: a
+        gap means leakage, drift or an unlucky split, and says the test figure is the one to trust."""
         gap = self.cv["roc_auc"] - self.ranking["roc_auc"]
-        if abs(gap) > DIVERGENCE_WARNING:
-            return f"diverges: CV ROC AUC {self.cv['roc_auc']:.3f} vs test {self.ranking['roc_auc']:.3f}"
-        return "ok"
+        if abs(gap) <= DIVERGENCE_WARNING:
+            return "ok"
+        if self.split != "random":
+            return (
+                f"diverges: out-of-time test ROC AUC {self.ranking['roc_auc']:.3f} vs random-fold CV "
+                f"{self.cv['roc_auc']:.3f}: the latest rows are {'harder' if gap > 0 else 'easier'} "
+                "to score than random folds suggest (drift)"
+            )
+        return f"diverges: CV ROC AUC {self.cv['roc_auc']:.3f} vs test {self.ranking['roc_auc']:.3f}"
 
     def to_json(self) -> dict:
         """The command-line contract: threshold-dependent figures at the optimised threshold."""
@@ -87,8 +138,15 @@ class ConfigurationResult:
             "cv_pr_auc": self.cv["pr_auc"],
             "cv_f1_minority": self.cv["f1_minority"],
             "audit": self.audit,
+            "split": self.split,
+            "calibration": self.calibration.method if self.calibration else "none",
+            **({"uncalibrated": self.uncalibrated} if self.uncalibrated else {}),
+            "tuned": self.tuning is not None,
+            **({"parameters": self.parameters, "tuning": self.tuning} if self.tuning else {}),
             "train_counts_before": self.counts_before,
             "train_counts_after": self.counts_after,
+            "test_rows": len(self.test_probabilities),
+            "test_positive_share": self.test_positive_share,
             "seconds": round(self.seconds, 2),
         }
 
@@ -100,22 +158,58 @@ class Split:
     test_features: object
     test_labels: np.ndarray
     test_rows: np.ndarray  # row numbers in the prepared data (for exports)
+    description: str = "random"  # or "out-of-time by COLUMN"
 
 
 def split(data: PreparedData, settings: GridSettings) -> Split:
+    """The test split: `settings.test_fraction` of the rows, stratified at random, or — when the
+    data is split by time — the latest rows (rows sharing the first test row's time go with it,
+    so no moment is both trained and tested on)."""
     from sklearn.model_selection import train_test_split
 
     rows = np.arange(len(data.labels))
-    train_rows, test_rows = train_test_split(
-        rows, test_size=settings.test_fraction, stratify=data.labels, random_state=settings.seed
-    )
+    if data.time_order is None:
+        train_rows, test_rows = train_test_split(
+            rows, test_size=settings.test_fraction, stratify=data.labels, random_state=settings.seed
+        )
+        description = "random"
+    else:
+        order = np.argsort(data.time_order, kind="stable")
+        first_test = min(int(round(len(rows) * (1 - settings.test_fraction))), len(rows) - 1)
+        first_test_time = data.time_order[order[first_test]]
+        in_test = data.time_order >= first_test_time
+        train_rows, test_rows = rows[~in_test], rows[in_test]
+        description = f"out-of-time by {data.split_by}"
+        _check_out_of_time(data.labels, train_rows, test_rows, settings, data.split_by)
     return Split(
         data.features.iloc[train_rows],
         data.labels[train_rows],
         data.features.iloc[test_rows],
         data.labels[test_rows],
         test_rows,
+        description,
     )
+
+
+def _check_out_of_time(labels, train_rows, test_rows, settings: GridSettings, split_by: str) -> None:
+    if len(train_rows) == 0:
+        raise InvalidInputError(
+            f"Every row has the same '{split_by}', so there are no earlier rows to train on."
+        )
+    train_positives, test_positives = int(labels[train_rows].sum()), int(labels[test_rows].sum())
+    for part, positives, count in (
+        ("training", train_positives, len(train_rows)),
+        ("test", test_positives, len(test_rows)),
+    ):
+        if positives == 0 or positives == count:
+            raise InvalidInputError(
+                f"Split by {split_by}, the {part} rows hold only one class: the latest "
+                f"{settings.test_fraction:.0%} cannot be tested this way; try a larger test fraction."
+            )
+    if min(train_positives, len(train_rows) - train_positives) < settings.folds:
+        raise InvalidInputError(
+            f"Split by {split_by}, the earlier rows hold too few of one class for {settings.folds}-fold CV."
+        )
 
 
 def evaluate_configuration(
@@ -126,20 +220,24 @@ def evaluate_configuration(
     settings: GridSettings,
     cancel=None,
     memory=None,
+    parameters: dict | None = None,
 ) -> ConfigurationResult:
+    """Cross-validate one configuration on the training part (the out-of-fold probabilities
+    choose its threshold, and its calibration when asked), fit it on the whole training part and
+    score the test split once. `parameters` change the model's settings (from tuning)."""
     from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold
 
     started = time.perf_counter()
     template = build_pipeline(model, method, data, parts.train_labels, settings.seed, memory)
-    out_of_fold = np.zeros(len(parts.train_labels))
-    folds = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
-    for fit_rows, held_rows in folds.split(parts.train_features, parts.train_labels):
-        if cancel is not None and cancel.cancelled:
-            raise TrainingCancelled()
-        fold_pipeline = clone(template)
-        fold_pipeline.fit(parts.train_features.iloc[fit_rows], parts.train_labels[fit_rows])
-        out_of_fold[held_rows] = fold_pipeline.predict_proba(parts.train_features.iloc[held_rows])[:, 1]
+    if parameters:
+        template.set_params(**{f"model__{name}": value for name, value in parameters.items()})
+    out_of_fold = cross_validated_probabilities(template, parts, settings, cancel)
+    calibration = uncalibrated = None
+    if settings.calibration != "none":
+        calibration = fit_calibration(settings.calibration, parts.train_labels, out_of_fold)
+        out_of_fold = cross_fitted(
+            settings.calibration, parts.train_labels, out_of_fold, settings.folds, settings.seed
+        )
     threshold = choose_threshold(parts.train_labels, out_of_fold, "f1")
     cv = {
         **ranking_metrics(parts.train_labels, out_of_fold),
@@ -149,6 +247,10 @@ def evaluate_configuration(
         raise TrainingCancelled()
     pipeline = clone(template).fit(parts.train_features, parts.train_labels)
     probabilities = pipeline.predict_proba(parts.test_features)[:, 1]
+    if calibration is not None:
+        figures = ranking_metrics(parts.test_labels, probabilities)
+        uncalibrated = {"brier": figures["brier"], "ece": figures["ece"]}
+        probabilities = calibration.apply(probabilities)
     before, after = resampled_counts(pipeline, parts.train_features, parts.train_labels)
     return ConfigurationResult(
         model,
@@ -164,7 +266,35 @@ def evaluate_configuration(
         probabilities,
         out_of_fold,
         pipeline,
+        calibration=calibration,
+        uncalibrated=uncalibrated,
+        background=model_input(pipeline, parts.train_features).mean(axis=0),
+        split=parts.description,
+        parameters=dict(parameters or {}),
     )
+
+
+def cross_validated_probabilities(template, parts: Split, settings: GridSettings, cancel=None) -> np.ndarray:
+    """Out-of-fold probabilities of `template` on the training part: seeded stratified folds,
+    each fold's pipeline (resampling included) fitted on the other folds only."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    out_of_fold = np.zeros(len(parts.train_labels))
+    folds = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
+    for fit_rows, held_rows in folds.split(parts.train_features, parts.train_labels):
+        if cancel is not None and cancel.cancelled:
+            raise TrainingCancelled()
+        fold_pipeline = clone(template)
+        fold_pipeline.fit(parts.train_features.iloc[fit_rows], parts.train_labels[fit_rows])
+        out_of_fold[held_rows] = fold_pipeline.predict_proba(parts.train_features.iloc[held_rows])[:, 1]
+    return out_of_fold
+
+
+def model_input(pipeline, features) -> np.ndarray:
+    """`features` as the pipeline's model sees them: through every step but the model
+    (resampling only runs while fitting, so it is skipped)."""
+    return np.asarray(pipeline[:-1].transform(features), dtype=float)
 
 
 def configurations(models: Sequence[str], methods: Sequence[str]) -> list[tuple[str, str]]:
@@ -192,12 +322,14 @@ def run_grid(
     report: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
     on_result: Callable[[ConfigurationResult], None] | None = None,
+    tuning=None,
 ) -> tuple[Split, list[ConfigurationResult]]:
     """Every (model, method) configuration, one after the other; `on_result` gets each as it
-    is done (the GUI fills its table from it)."""
+    is done (the GUI fills its table from it). With `tuning` (a `TuningSettings`), each
+    configuration whose model has settings to tune is followed by its tuned twin."""
     grid = configurations(models, methods)
     parts = split(data, settings)
-    return parts, evaluate_grid(data, parts, grid, settings, report, cancel, on_result)
+    return parts, evaluate_grid(data, parts, grid, settings, report, cancel, on_result, tuning)
 
 
 def evaluate_grid(
@@ -208,36 +340,68 @@ def evaluate_grid(
     report: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
     on_result: Callable[[ConfigurationResult], None] | None = None,
+    tuning=None,
 ) -> list[ConfigurationResult]:
+    from training.imbalanced.tuning import TUNABLE_MODELS, tune
+
+    steps = [(model, method, False) for model, method in grid]
+    if tuning is not None:
+        steps = [
+            step
+            for model, method in grid
+            for step in [(model, method, False)]
+            + ([(model, method, True)] if model in TUNABLE_MODELS else [])
+        ]
     results = []
     started = time.perf_counter()
     with resampling_cache() as memory:
-        for position, (model, method) in enumerate(grid):
+        for position, (model, method, tuned) in enumerate(steps):
             if cancel is not None and cancel.cancelled:
                 raise TrainingCancelled()
             elapsed = time.perf_counter() - started
-            report(
-                Progress(
-                    "grid",
-                    position,
-                    len(grid),
-                    f"{MODEL_LABELS[model]} + {METHOD_LABELS[method]}",
-                    elapsed_seconds=elapsed,
-                    eta_seconds=elapsed / position * (len(grid) - position) if position else None,
+            label = f"{MODEL_LABELS[model]}{' (tuned)' if tuned else ''} + {METHOD_LABELS[method]}"
+
+            def step_report(message: str, position=position, elapsed=elapsed) -> None:
+                report(
+                    Progress(
+                        "grid",
+                        position,
+                        len(steps),
+                        message,
+                        elapsed_seconds=time.perf_counter() - started,
+                        eta_seconds=elapsed / position * (len(steps) - position) if position else None,
+                    )
                 )
-            )
-            result = evaluate_configuration(model, method, data, parts, settings, cancel, memory)
+
+            step_report(label)
+            parameters, summary = None, None
+            if tuned:
+                parameters, summary = tune(
+                    model,
+                    method,
+                    data,
+                    parts,
+                    settings,
+                    tuning,
+                    label,
+                    lambda trial: step_report(trial.message),
+                    cancel,
+                    memory,
+                )
+            result = evaluate_configuration(model, method, data, parts, settings, cancel, memory, parameters)
             result.data_fingerprint = data.fingerprint
+            result.tuning = summary
             results.append(result)
             if on_result is not None:
                 on_result(result)
-    report(Progress("grid", len(grid), len(grid), "done", elapsed_seconds=time.perf_counter() - started))
+    report(Progress("grid", len(steps), len(steps), "done", elapsed_seconds=time.perf_counter() - started))
     return results
 
 
-def run_configurations(frame, problem: Problem, chosen, settings: GridSettings, scratch_dir, channel):
+def run_configurations(frame, problem: Problem, chosen, settings: GridSettings, scratch_dir, tuning, channel):
     """The GUI's grid, run in a child process: sends the prepared data, the split, then each
-    result as it is done, through `channel` (post / report / cancelled). Fitted pipelines are
+    result as it is done, through `channel` (post / report / cancelled); `tuning` is a
+    `TuningSettings` or None. Fitted pipelines are
     written to `scratch_dir` rather than sent, as a forest can weigh tens of megabytes."""
     from training.imbalanced.pipeline_files import SUFFIX, save_pipeline
 
@@ -247,12 +411,12 @@ def run_configurations(frame, problem: Problem, chosen, settings: GridSettings, 
     channel.post(parts)
 
     def send(result: ConfigurationResult) -> None:
-        result.pipeline_file = Path(scratch_dir) / f"{result.model}-{result.method}{SUFFIX}"
-        save_pipeline(result.pipeline, result.pipeline_file)
+        result.pipeline_file = Path(scratch_dir) / f"{result.key}{SUFFIX}"
+        save_pipeline(result.pipeline, result.pipeline_file, result.calibration, result.background)
         result.pipeline = None
         channel.post(result)
 
-    evaluate_grid(data, parts, chosen, settings, channel.report, channel, send)
+    evaluate_grid(data, parts, chosen, settings, channel.report, channel, send, tuning)
 
 
 @contextlib.contextmanager

@@ -6,13 +6,26 @@ import numpy as np
 
 from training.imbalanced.columns import PreparedData
 
-MODELS = ("logistic_regression", "hist_gradient_boosting", "xgboost", "random_forest", "keras_mlp")
+MODELS = (
+    "logistic_regression",
+    "hist_gradient_boosting",
+    "xgboost",
+    "lightgbm",
+    "random_forest",
+    "keras_mlp",
+)
+
+
+# Offered but not in the default grid: CatBoost trains an order of magnitude slower here and
+# is not in the executable (it would add 269 MB installed, plotly with it); the two baselines
+# take no imbalance method.
+OPTIONAL_MODELS = ("catboost",)
 
 
 BASELINE_MODELS = ("dummy", "balanced_random_forest")
 
 
-ALL_MODELS = MODELS + BASELINE_MODELS
+ALL_MODELS = MODELS + OPTIONAL_MODELS + BASELINE_MODELS
 
 
 METHODS = ("none", "smote", "adasyn", "smote_tomek", "class_weight")
@@ -22,6 +35,8 @@ MODEL_LABELS = {
     "logistic_regression": "Logistic Regression",
     "hist_gradient_boosting": "Gradient Boosting (hist)",
     "xgboost": "XGBoost",
+    "lightgbm": "LightGBM",
+    "catboost": "CatBoost",
     "random_forest": "Random Forest",
     "keras_mlp": "Keras MLP",
     "dummy": "Dummy (class prior)",
@@ -39,6 +54,17 @@ METHOD_LABELS = {
 
 
 MAX_CATEGORIES = 50  # one-hot columns per categorical feature; rarer values are pooled
+
+
+# SMOTE-family methods look for nearest neighbours among all the rows they are given, which
+# grows faster than the rows do. Beyond this many rows the majority class is first
+# undersampled at random (inside the pipeline, so on training rows only) until the resampler
+# sees at most this many rows: minutes instead of hours on millions of rows, and on a rare
+# class the minority rows, the ones SMOTE learns from, are all kept.
+RESAMPLER_MAX_ROWS = 200_000
+
+
+RESAMPLING_STEPS = ("undersample", "resample")  # steps that only run while fitting
 
 
 def build_model(name: str, method: str, labels: np.ndarray, seed: int):
@@ -82,6 +108,36 @@ def build_model(name: str, method: str, labels: np.ndarray, seed: int):
             random_state=seed,
             eval_metric="logloss",
         )
+    if name == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        # The same shape as the gradient boosting above: small trees, slow learning rate.
+        return LGBMClassifier(
+            n_estimators=600,
+            learning_rate=0.02,
+            num_leaves=15,
+            min_child_samples=40,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.6,
+            reg_lambda=1.0,
+            class_weight="balanced" if weighted else None,
+            n_jobs=2,
+            deterministic=True,
+            force_row_wise=True,
+            random_state=seed,
+            verbose=-1,
+        )
+    if name == "catboost":
+        catboost = _import_optional("catboost", "CatBoost")
+        # CatBoost's defaults, as the field compares against them.
+        return catboost.CatBoostClassifier(
+            auto_class_weights="Balanced" if weighted else None,
+            thread_count=2,
+            random_seed=seed,
+            verbose=0,
+            allow_writing_files=False,
+        )
     if name == "random_forest":
         return RandomForestClassifier(
             n_estimators=150,
@@ -110,6 +166,27 @@ def build_model(name: str, method: str, labels: np.ndarray, seed: int):
             random_state=seed,
         )
     raise ValueError(f"model must be one of {ALL_MODELS}, got {name!r}")
+
+
+def model_installed(name: str) -> bool:
+    """Whether the library behind model `name` is installed (CatBoost is optional)."""
+    import importlib.util
+
+    return name not in OPTIONAL_MODELS or importlib.util.find_spec(name) is not None
+
+
+def _import_optional(module: str, label: str):
+    import importlib
+
+    from training.core.errors import InvalidInputError
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise InvalidInputError(
+            f"{label} is not installed with this copy of the app (pip install {module}), so it "
+            "cannot be part of the grid."
+        ) from error
 
 
 def build_pipeline(
@@ -164,6 +241,8 @@ def build_pipeline(
         else SMOTE(random_state=seed)
     )
     steps = [("prepare", prepare_step)]
+    if method in ("smote", "smote_tomek", "adasyn") and len(labels) > RESAMPLER_MAX_ROWS:
+        steps.append(("undersample", majority_cap(labels, seed)))
     if method == "smote":
         steps.append(("resample", smote))
     elif method == "smote_tomek":
@@ -175,24 +254,36 @@ def build_pipeline(
     return Pipeline(steps, memory=memory)
 
 
+def majority_cap(labels: np.ndarray, seed: int):
+    """A random undersampler of the majority class that leaves about `RESAMPLER_MAX_ROWS` rows
+    (the share is kept in the folds, which are smaller than `labels`)."""
+    from imblearn.under_sampling import RandomUnderSampler
+
+    minority, majority = sorted(np.bincount(labels, minlength=2))
+    kept_majority = max(RESAMPLER_MAX_ROWS - minority, minority)
+    return RandomUnderSampler(sampling_strategy=min(1.0, minority / kept_majority), random_state=seed)
+
+
 def resampled_counts(pipeline, features, labels) -> tuple[list[int], list[int]]:
-    """Class counts (negative, positive) before and after the pipeline's resampling step."""
+    """Class counts (negative, positive) before and after the pipeline's resampling steps."""
     before = np.bincount(labels, minlength=2).tolist()
-    if "resample" not in pipeline.named_steps:
+    names = [name for name, _step in pipeline.steps]
+    if not any(name in RESAMPLING_STEPS for name in names):
         return before, before
     from sklearn.base import clone
     from sklearn.utils.validation import check_memory
 
-    position = [name for name, _step in pipeline.steps].index("resample")
-    transformed = features
-    for _name, step in pipeline.steps[:position]:
-        transformed = step.transform(transformed) if hasattr(step, "transform") else transformed
+    last = max(names.index(name) for name in RESAMPLING_STEPS if name in names)
     # Through the pipeline's cache: within a grid every model of a method shares the answer,
     # instead of running SMOTE+Tomek once more on the whole training part per model.
     count = check_memory(pipeline.memory).cache(_counts_after_resampling)
-    return before, count(clone(pipeline.named_steps["resample"]), transformed, labels)
+    return before, count([clone(step) for _name, step in pipeline.steps[: last + 1]], features, labels)
 
 
-def _counts_after_resampling(sampler, features, labels) -> list[int]:
-    _, resampled = sampler.fit_resample(features, labels)
-    return np.bincount(resampled, minlength=2).tolist()
+def _counts_after_resampling(steps, features, labels) -> list[int]:
+    for step in steps:
+        if hasattr(step, "fit_resample"):
+            features, labels = step.fit_resample(features, labels)
+        else:
+            features = step.fit_transform(features, labels)
+    return np.bincount(labels, minlength=2).tolist()

@@ -1,6 +1,9 @@
-"""Scoring new rows with a saved configuration, columns converted as in training."""
+"""Scoring new rows with a saved configuration, columns converted as in training, with the
+reasons behind each score when asked."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -8,12 +11,24 @@ from training.core.errors import DatasetInvalidError
 from training.imbalanced.columns import as_categories
 from training.imbalanced.csv_reading import DATE_SHARE, date_columns_of, date_numbers
 
+REASON_BATCH_ROWS = 20_000  # rows explained at a time: contributions of millions of rows stay small
+
+
+@dataclass
+class ScoredRows:
+    """`TabularPredictor.score`'s answer for a table."""
+
+    probabilities: np.ndarray  # of the positive class (calibrated when the model is)
+    flagged: np.ndarray  # probability ≥ the saved threshold
+    reasons: list[list[dict]] | None = None  # per row, see `explain.Contributions.reasons`
+    reason_method: str | None = None  # how contributions were computed ("tree_shap", …)
+
 
 class TabularPredictor:
     """A saved pipeline + threshold that scores new rows with the same columns."""
 
-    def __init__(self, pipeline, entry):
-        self.pipeline = pipeline
+    def __init__(self, saved, entry):
+        self.saved = saved  # pipeline_files.SavedPipeline
         self.entry = entry
         self.columns: dict[str, str] = entry.record["columns"]
         self.threshold = float(entry.record["threshold"])
@@ -36,8 +51,28 @@ class TabularPredictor:
         path, entry = registry.verified_path(name)
         return cls(load_pipeline(path), entry)
 
-    def predict(self, frame) -> tuple[np.ndarray, np.ndarray]:
-        """(probability of the positive class, flagged at the saved threshold) per row."""
+    def score(self, frame, reason_count: int = 0) -> ScoredRows:
+        """Each row's probability of the positive class and whether the saved threshold flags
+        it; with `reason_count`, the columns that push each score most toward the positive class."""
+        features = self.features(frame)
+        probabilities = self.saved.probabilities(features)
+        scored = ScoredRows(probabilities, probabilities >= self.threshold)
+        if reason_count:
+            from training.imbalanced.explain import contributions
+
+            scored.reasons = []
+            for start in range(0, len(features), REASON_BATCH_ROWS):
+                batch = features.iloc[start : start + REASON_BATCH_ROWS]
+                values = contributions(self.saved.pipeline, batch, self.saved.background)
+                scored.reasons += [
+                    values.reasons(row, batch.iloc[row], reason_count) for row in range(len(batch))
+                ]
+                scored.reason_method = values.method
+        return scored
+
+    def features(self, frame):
+        """The model's columns of `frame`, read as in training; a DatasetInvalidError that names
+        a missing column or a value of the wrong kind."""
         missing = [name for name in self.columns if name not in frame.columns]
         if missing:
             raise DatasetInvalidError(
@@ -53,8 +88,7 @@ class TabularPredictor:
                 features[name] = _dates(features[name], name, fmt)
             else:
                 features[name] = _numbers(features[name], name)
-        probabilities = self.pipeline.predict_proba(features)[:, 1]
-        return probabilities, probabilities >= self.threshold
+        return features
 
 
 def _numbers(column, name: str):

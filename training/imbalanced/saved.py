@@ -96,6 +96,9 @@ def save_configuration(
         "columns": saved_columns(data),
         "date_formats": data.date_formats,
         "threshold": float(threshold),
+        "calibration": result.calibration.method if result.calibration else "none",
+        "split": result.split,
+        "parameters": result.parameters,
         "metrics": {key: value for key, value in result.to_json().items() if isinstance(value, float)},
     }
 
@@ -103,7 +106,7 @@ def save_configuration(
         if result.pipeline is None:
             shutil.copyfile(result.pipeline_file, path)
         else:
-            save_pipeline(result.pipeline, path)
+            save_pipeline(result.pipeline, path, result.calibration, result.background)
 
     return publish(registry, model_name(label), SUFFIX, write, record)
 

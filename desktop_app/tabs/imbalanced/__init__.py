@@ -1,5 +1,5 @@
 """The Imbalanced tab: a CSV with a rare positive class; models × imbalance methods compared on
-the minority class, with curves and a live threshold."""
+the minority class, with curves, calibration and a live threshold, and explanations."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from tkinter import filedialog, messagebox, ttk
 
 from desktop_app.processes import run_in_process
 from desktop_app.tabs.base import ToolTab
+from desktop_app.tabs.imbalanced.explain_page import ExplainPage
 from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
+from desktop_app.widgets.reliability import draw_reliability
 from desktop_app.widgets.results_table import ResultsTable
 from training import imbalanced
 from training.core.errors import InvalidInputError
+from training.core.probability_figures import expected_calibration_error
 
 PREVIEW_ROWS = 50
 WARM_MODULES = ("matplotlib.backends.backend_tkagg", "matplotlib.figure", "sklearn.metrics")
@@ -34,8 +37,12 @@ RESULT_COLUMNS = [
     ("balanced_accuracy", "Bal. acc.", 66),
     ("mcc", "MCC", 56),
     ("cv_roc_auc", "CV ROC AUC", 80),
+    ("ece", "ECE", 56),
+    ("brier", "Brier", 56),
     ("audit", "Leakage audit", 160),
 ]
+RANDOM_SPLIT = "random rows (stratified)"
+SPLIT_CHOICES = {RANDOM_SPLIT: None, "the latest rows (file order)": imbalanced.ROW_ORDER}
 CURVE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
@@ -69,8 +76,10 @@ class ImbalancedTab(ToolTab):
         self.pages.pack(fill="both", expand=True, pady=(4, 0))
         self.data_page = ttk.Frame(self.pages, padding=6)
         self.results_page = ttk.Frame(self.pages, padding=6)
+        self.explain_page = ExplainPage(self.pages, self)
         self.pages.add(self.data_page, text="Data & grid")
         self.pages.add(self.results_page, text="Results")
+        self.pages.add(self.explain_page, text="Explain")
         self._build_data_page()
         self._build_results_page()
 
@@ -118,18 +127,46 @@ class ImbalancedTab(ToolTab):
             heading = imbalanced.METHOD_LABELS[method].replace("+", "+\n").replace(" ", "\n")
             ttk.Label(grid, text=heading, justify="center").grid(row=0, column=column + 1, padx=2)
         for row, model in enumerate(imbalanced.ALL_MODELS):
-            ttk.Label(grid, text=imbalanced.MODEL_LABELS[model]).grid(row=row + 1, column=0, sticky="w")
+            installed = imbalanced.model_installed(model)
+            label = imbalanced.MODEL_LABELS[model] + ("" if installed else " (not installed)")
+            ttk.Label(grid, text=label).grid(row=row + 1, column=0, sticky="w")
             methods = ("none",) if model in imbalanced.BASELINE_MODELS else imbalanced.METHODS
             for method in methods:
                 default = model in (*imbalanced.MODELS, "dummy")
                 variable = tk.BooleanVar(value=default)
                 box = ttk.Checkbutton(grid, variable=variable)
                 box.grid(row=row + 1, column=imbalanced.METHODS.index(method) + 1)
+                if not installed:
+                    box.state(["disabled"])
                 self.choices[(model, method)] = variable
                 self.choice_boxes[(model, method)] = box
+        protocol = ttk.Frame(grid)
+        protocol.grid(
+            row=len(imbalanced.ALL_MODELS) + 1, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
+        )
+        ttk.Label(protocol, text="Test on:").pack(side="left")
+        self.split_choice = tk.StringVar(value=RANDOM_SPLIT)
+        self.split_selector = ttk.Combobox(
+            protocol, textvariable=self.split_choice, state="readonly", width=24, values=list(SPLIT_CHOICES)
+        )
+        self.split_selector.pack(side="left", padx=(2, 8))
+        ttk.Label(protocol, text="Calibrate:").pack(side="left")
+        self.calibration_choice = tk.StringVar(value="none")
+        ttk.Combobox(
+            protocol,
+            textvariable=self.calibration_choice,
+            state="readonly",
+            width=9,
+            values=imbalanced.CALIBRATION_METHODS,
+        ).pack(side="left", padx=(2, 8))
+        ttk.Label(protocol, text="Tune (Optuna trials, 0 = off):").pack(side="left")
+        self.tune_trials = tk.StringVar(value="0")
+        ttk.Spinbox(protocol, from_=0, to=500, textvariable=self.tune_trials, width=5).pack(
+            side="left", padx=2
+        )
         controls = ttk.Frame(grid)
         controls.grid(
-            row=len(imbalanced.ALL_MODELS) + 1, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
+            row=len(imbalanced.ALL_MODELS) + 2, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
         )
         self.run_button = ttk.Button(controls, text="Run", command=self.run_grid)
         self.run_button.pack(side="left", pady=(6, 0))
@@ -140,7 +177,7 @@ class ImbalancedTab(ToolTab):
         self.progress_bar.pack(side="left", fill="x", expand=True, padx=4, pady=(6, 0))
         self.progress_text = tk.StringVar()
         ttk.Label(grid, textvariable=self.progress_text).grid(
-            row=len(imbalanced.ALL_MODELS) + 2, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="w"
+            row=len(imbalanced.ALL_MODELS) + 3, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="w"
         )
 
     # Results page --------------------------------------------------------------------------------
@@ -247,6 +284,11 @@ class ImbalancedTab(ToolTab):
             + "".join(f"\n{note}" for note in frame.attrs.get("reading_notes", []))
         )
         self.target_selector.configure(values=list(frame.columns))
+        ordered = [column.name for column in summaries if column.kind in ("date", "numeric")]
+        self.split_selector.configure(
+            values=[*SPLIT_CHOICES, *(f"the latest by '{name}'" for name in ordered)]
+        )
+        self.split_choice.set(RANDOM_SPLIT)
         self.target_choice.set(imbalanced.suggest_target(frame))
         self.exclude_list.delete(0, "end")
         leaky = imbalanced.default_exclusions(frame)
@@ -277,7 +319,23 @@ class ImbalancedTab(ToolTab):
     def problem(self) -> imbalanced.Problem:
         excluded = tuple(self.exclude_list.get(index) for index in self.exclude_list.curselection())
         excluded = tuple(name for name in excluded if name != self.target_choice.get())
-        return imbalanced.Problem(self.target_choice.get(), self.positive_choice.get(), excluded)
+        choice = self.split_choice.get()
+        split_by = SPLIT_CHOICES[choice] if choice in SPLIT_CHOICES else choice.split("'", 1)[1][:-1]
+        return imbalanced.Problem(self.target_choice.get(), self.positive_choice.get(), excluded, split_by)
+
+    def grid_settings(self) -> tuple[imbalanced.GridSettings, imbalanced.TuningSettings | None]:
+        """The protocol chosen under the grid: calibration and tuning (InvalidInputError if unreadable)."""
+        try:
+            trials = int(self.tune_trials.get())
+        except ValueError as error:
+            raise InvalidInputError(
+                f"The number of tuning trials must be a whole number, not '{self.tune_trials.get()}'."
+            ) from error
+        settings = imbalanced.GridSettings(calibration=self.calibration_choice.get())
+        return settings, imbalanced.TuningSettings(trials) if trials else None
+
+    def positive_label(self) -> str:
+        return str(self.results_context[2].positive) if self.results_context else self.positive_choice.get()
 
     # Running the grid ---------------------------------------------------------------------------
     def selected_configurations(self) -> list[tuple[str, str]]:
@@ -292,6 +350,11 @@ class ImbalancedTab(ToolTab):
             self.progress_text.set("Tick at least one model × method.")
             return
         frame, problem = self.frame, self.problem()
+        try:
+            settings, tuning = self.grid_settings()
+        except InvalidInputError as error:
+            self.progress_text.set(str(error))
+            return
         self.clear_results()
         self.results_context = (self.source, self.source_fingerprint, problem)
         # What a grid cancelled by a new table still sends is dropped, not shown.
@@ -311,7 +374,7 @@ class ImbalancedTab(ToolTab):
 
         def work(job):
             return run_in_process(
-                job, imbalanced.run_configurations, frame, problem, chosen, imbalanced.GridSettings(), scratch
+                job, imbalanced.run_configurations, frame, problem, chosen, settings, scratch, tuning
             )
 
         def progress(report) -> None:
@@ -349,6 +412,7 @@ class ImbalancedTab(ToolTab):
         self.results.clear()
         self.table.clear()
         self.data = self.split = self.results_context = self.run_token = None
+        self.explain_page.clear()
         if self.curves is not None:
             self.draw_curves([])
         self.operating_text.set("Run a grid, then select a row.")
@@ -384,15 +448,15 @@ class ImbalancedTab(ToolTab):
             positives = int(item.train_labels.sum())
             self.counts_text.set(
                 f"train {len(item.train_labels):,} rows ({positives:,} positive) · test {len(item.test_labels):,} "
-                f"rows ({int(item.test_labels.sum()):,} positive), never resampled"
+                f"rows ({int(item.test_labels.sum()):,} positive, {item.description}), never resampled"
             )
             return
-        key = f"{item.model}/{item.method}"
+        key = item.key
         self.results[key] = item
         row = item.to_json()
         self.table.add(
             [
-                imbalanced.MODEL_LABELS[item.model],
+                imbalanced.MODEL_LABELS[item.model] + (" (tuned)" if item.tuning else ""),
                 imbalanced.METHOD_LABELS[item.method],
                 *(row[column] for column, _heading, _width in RESULT_COLUMNS[2:]),
             ],
@@ -417,13 +481,13 @@ class ImbalancedTab(ToolTab):
         if self.curves is None:
             from desktop_app.widgets.plot_panel import PlotPanel
 
-            self.curves = PlotPanel(self.curves_holder, 5.6, 4.4)
+            self.curves = PlotPanel(self.curves_holder, 7.8, 4.4)
             self.curves.pack(fill="both", expand=True)
         figure = self.curves.clear()
-        (roc_axes, pr_axes), (gains_axes, lift_axes) = figure.subplots(2, 2)
+        (roc_axes, pr_axes, reliability_axes), (gains_axes, lift_axes, spread_axes) = figure.subplots(2, 3)
         for index, result in enumerate(selected[: len(CURVE_COLOURS)]):
             points = imbalanced.curves(self.split.test_labels, result.test_probabilities)
-            label = f"{imbalanced.MODEL_LABELS[result.model]} + {imbalanced.METHOD_LABELS[result.method]}"
+            label = result.label
             colour = CURVE_COLOURS[index]
             ranking = result.ranking
             roc_axes.plot(
@@ -434,6 +498,25 @@ class ImbalancedTab(ToolTab):
             pr_axes.plot(*points["pr"], color=colour, label=f"{ranking['pr_auc']:.3f}")
             gains_axes.plot(*points["gains"], color=colour, label=label)
             lift_axes.plot(*points["lift"], color=colour)
+            if index == 0:  # one configuration's calibration and score spread stay readable
+                draw_reliability(
+                    reliability_axes,
+                    expected_calibration_error(result.test_probabilities, self.split.test_labels),
+                    f"Brier {ranking['brier']:.3f}",
+                    f"'{self.positive_label()}'",
+                    "rows",
+                )
+                for actual, style in ((0, "#999999"), (1, colour)):
+                    spread_axes.hist(
+                        result.test_probabilities[self.split.test_labels == actual],
+                        bins=40,
+                        range=(0, 1),
+                        density=True,
+                        histtype="step",
+                        color=style,
+                        label="actually yes" if actual else "actually no",
+                    )
+                spread_axes.axvline(self.threshold.get(), color="#555555", linestyle="--", linewidth=0.8)
         roc_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
         gains_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
         lift_axes.axhline(1.0, color="#999999", linestyle=":")
@@ -449,12 +532,16 @@ class ImbalancedTab(ToolTab):
         lift_axes.set(
             xlabel="rows contacted (best scores first)", ylabel="× random", title="Lift (test split)"
         )
+        spread_axes.set(
+            xlabel="predicted probability", ylabel="density", title="Scores by class (first selected)"
+        )
         if selected:
             # The configurations are named once, where the curves leave room; ROC and PR give figures.
             for axes, place in (
                 (roc_axes, "lower right"),
                 (pr_axes, "upper right"),
                 (gains_axes, "lower right"),
+                (spread_axes, "upper right"),
             ):
                 axes.legend(fontsize=6, loc=place, framealpha=0.7, handlelength=1.2, borderpad=0.3)
         self.curves.redraw()
@@ -467,7 +554,7 @@ class ImbalancedTab(ToolTab):
         figures = self.operating_point()
         (true_negative, false_positive), (false_negative, true_positive) = figures["confusion_matrix"]
         self.operating_text.set(
-            f"{imbalanced.MODEL_LABELS[result.model]} + {imbalanced.METHOD_LABELS[result.method]}\n"
+            f"{result.label}\n"
             f"train no/yes {result.counts_before[0]:,}/{result.counts_before[1]:,}"
             f" → {result.counts_after[0]:,}/{result.counts_after[1]:,} resampled\n"
             f"threshold {figures['threshold']:.3f} (F1-optimal on CV: {result.threshold:.3f})\n"
@@ -621,7 +708,8 @@ class ImbalancedTab(ToolTab):
 
         def work(_job):
             predictor = imbalanced.TabularPredictor.load(name, self.app.registry)
-            probabilities, flagged = predictor.predict(imbalanced.read_table(source))
+            scored = predictor.score(imbalanced.read_table(source))
+            probabilities, flagged = scored.probabilities, scored.flagged
             with open(target, "w", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["row", "probability", f"is {predictor.entry.record['positive']}"])
