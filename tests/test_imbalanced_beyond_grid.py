@@ -66,6 +66,17 @@ def test_exact_contributions_add_up_to_the_score_and_are_named_by_the_csv_column
     np.testing.assert_allclose(values.values.sum(axis=1) + values.base, raw, atol=1e-4)
 
 
+@pytest.mark.parametrize("method", imbalanced.METHODS)
+def test_every_imbalance_method_is_explained_even_when_resampling_comes_last(transactions, method):
+    """ADASYN runs after the one-hot encoding, just before the model: explanations skip it."""
+    _path, _frame, data = transactions
+    parts, result = configuration(data, "logistic_regression", method)
+    rows = parts.test_features.iloc[:100]
+    values = imbalanced.contributions(result.pipeline, rows, result.background)
+    raw = logit(result.pipeline.predict_proba(rows)[:, 1])
+    np.testing.assert_allclose(values.values.sum(axis=1) + values.base, raw, atol=1e-6)
+
+
 def test_the_planted_signal_is_what_the_explanation_finds(transactions):
     _path, _frame, data = transactions
     parts, result = configuration(data, "hist_gradient_boosting")
@@ -97,6 +108,29 @@ def test_a_model_without_an_exact_explainer_gets_named_approximate_contributions
     assert values.method == "baseline_occlusion" and not values.exact
     assert np.allclose(values.values, 0)  # a model that ignores every column
     assert values.reasons(0, parts.test_features.iloc[0]) == []
+
+
+def test_without_shap_scikit_learn_trees_fall_back_to_named_occlusion(transactions, monkeypatch):
+    """The executable leaves shap out: the same call answers, approximately and saying so."""
+    _path, _frame, data = transactions
+    parts, result = configuration(data, "hist_gradient_boosting")
+    rows = parts.test_features.iloc[:200]
+    exact = imbalanced.contributions(result.pipeline, rows, result.background)
+    monkeypatch.setitem(__import__("sys").modules, "shap", None)  # import shap → ImportError
+    approximate = imbalanced.contributions(result.pipeline, rows, result.background)
+    assert (exact.method, approximate.method) == ("tree_shap", "baseline_occlusion")
+    # Different attributions of the same model: they agree on which columns matter.
+    assert np.corrcoef(np.abs(exact.values).mean(0), np.abs(approximate.values).mean(0))[0, 1] > 0.9
+
+
+def test_a_model_saved_before_explanations_scores_without_reasons(transactions, tmp_path):
+    _path, frame, data = transactions
+    _parts, result = configuration(data, "logistic_regression")
+    entry = type("Entry", (), {"record": {"columns": imbalanced.saved_columns(data), "threshold": 0.5}})
+    old = imbalanced.TabularPredictor(imbalanced.SavedPipeline(result.pipeline), entry)  # no baseline
+    scored = old.score(frame.head(20), imbalanced.REASON_COUNT)
+    assert scored.reasons == [[]] * 20 and scored.reason_method.startswith("unavailable")
+    assert len(scored.probabilities) == 20
 
 
 # Calibration ----------------------------------------------------------------------------------------

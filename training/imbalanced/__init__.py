@@ -56,6 +56,7 @@ from training.imbalanced.csv_reading import (
 from training.imbalanced.explain import (
     EXACT_METHODS,
     EXPLAINED_ROWS,
+    PERMUTATION_MAX_ROWS,
     PERMUTATION_REPEATS,
     REASON_COUNT,
     Contributions,
@@ -77,7 +78,6 @@ from training.imbalanced.grid import (
     curves,
     evaluate_configuration,
     evaluate_grid,
-    model_input,
     resampling_cache,
     run_configurations,
     run_grid,
@@ -109,6 +109,7 @@ from training.imbalanced.pipelines import (
     build_model,
     build_pipeline,
     majority_cap,
+    model_input,
     model_installed,
     resampled_counts,
 )
@@ -211,6 +212,7 @@ __all__ = [
     "OBJECTIVES",
     "ODD_MARK_SHARE",
     "OPTIONAL_MODELS",
+    "PERMUTATION_MAX_ROWS",
     "PERMUTATION_REPEATS",
     "prepare",
     "PreparedData",

@@ -36,6 +36,11 @@ PERMUTATION_REPEATS = 5
 EXPLAINED_ROWS = 2000  # test rows whose contributions the Explain page draws (a seeded sample)
 
 
+# Permutation importance scores the test split once per column and repeat: beyond this many
+# rows it uses a seeded sample of them (its spread over repeats stays visible, the minutes go).
+PERMUTATION_MAX_ROWS = 50_000
+
+
 EXACT_METHODS = ("tree_shap", "linear_shap")
 
 
@@ -106,14 +111,20 @@ def explain(
     report: ProgressCallback = ignore_progress,
     cancel: CancelToken | None = None,
 ) -> Explanation:
-    """Permutation importance on (features, labels) — the test split — and contributions on
-    up to `EXPLAINED_ROWS` of its rows."""
+    """Permutation importance on (features, labels) — the test split, or `PERMUTATION_MAX_ROWS`
+    of its rows — and contributions on up to `EXPLAINED_ROWS` of its rows."""
     from sklearn.inspection import permutation_importance
 
     started = time.perf_counter()
     report(Progress("explain", 0, 2, "permutation importance"))
+    scored = seeded_rows(len(features), PERMUTATION_MAX_ROWS, seed)
     shuffled = permutation_importance(
-        pipeline, features, labels, scoring="roc_auc", n_repeats=repeats, random_state=seed
+        pipeline,
+        features.iloc[scored],
+        labels[scored],
+        scoring="roc_auc",
+        n_repeats=repeats,
+        random_state=seed,
     )
     importance = sorted(
         (
@@ -127,9 +138,7 @@ def explain(
     if cancel is not None and cancel.cancelled:
         raise TrainingCancelled()
     report(Progress("explain", 1, 2, "contributions"))
-    rows = np.arange(len(features))
-    if len(rows) > EXPLAINED_ROWS:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, EXPLAINED_ROWS, replace=False))
+    rows = seeded_rows(len(features), EXPLAINED_ROWS, seed)
     explained = features.iloc[rows]
     values = contributions(pipeline, explained, background)
     report(Progress("explain", 2, 2, "done"))
@@ -138,10 +147,19 @@ def explain(
     )
 
 
+def seeded_rows(total: int, limit: int, seed: int) -> np.ndarray:
+    """Positions of all `total` rows, or of a seeded sample of `limit` of them, in order."""
+    if total <= limit:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, limit, replace=False))
+
+
 def contributions(pipeline, features, background: np.ndarray | None) -> Contributions:
     """Each row's contributions per CSV column (see the module's description)."""
+    from training.imbalanced.pipelines import model_input
+
     model = pipeline[-1]
-    inputs = np.asarray(pipeline[:-1].transform(features), dtype=float)
+    inputs = model_input(pipeline, features)
     groups = column_groups(pipeline, list(features.columns))
     values, base, method, scale = _input_contributions(model, inputs, background, groups)
     names = list(groups)
@@ -208,6 +226,17 @@ def _input_contributions(model, inputs: np.ndarray, background, groups) -> tuple
             "this saved model has no baseline to explain its scores against (saved before version 2)"
         )
     return _baseline_occlusion(model, inputs, background, groups)
+
+
+def explainable(model, background: np.ndarray | None) -> bool:
+    """Whether `contributions` can explain `model`: every model can, given the baseline that
+    files saved before format version 2 lack; without it only the tree libraries' own SHAP."""
+    module = type(model).__module__
+    return (
+        background is not None
+        or module.startswith(("xgboost", "lightgbm", "catboost"))
+        or hasattr(model, "model_text")
+    )
 
 
 def _is_tree_ensemble(model) -> bool:

@@ -20,6 +20,7 @@ from training.imbalanced.calibration import (
     fit_calibration,
 )
 from training.imbalanced.columns import PreparedData, Problem, prepare
+from training.imbalanced.explain import seeded_rows
 from training.imbalanced.pipelines import (
     ALL_MODELS,
     BASELINE_MODELS,
@@ -28,11 +29,15 @@ from training.imbalanced.pipelines import (
     MODEL_LABELS,
     MODELS,
     build_pipeline,
+    model_input,
     resampled_counts,
 )
 from training.imbalanced.thresholds import choose_threshold, metrics_at, ranking_metrics
 
 DIVERGENCE_WARNING = 0.05  # |CV ROC AUC − test ROC AUC| above this is flagged by the audit
+
+
+BACKGROUND_ROWS = 100_000  # training rows whose mean model input is the explanations' baseline
 
 
 @dataclass(frozen=True)
@@ -268,7 +273,10 @@ def evaluate_configuration(
         pipeline,
         calibration=calibration,
         uncalibrated=uncalibrated,
-        background=model_input(pipeline, parts.train_features).mean(axis=0),
+        background=model_input(
+            pipeline,
+            parts.train_features.iloc[seeded_rows(len(parts.train_labels), BACKGROUND_ROWS, settings.seed)],
+        ).mean(axis=0),
         split=parts.description,
         parameters=dict(parameters or {}),
     )
@@ -289,12 +297,6 @@ def cross_validated_probabilities(template, parts: Split, settings: GridSettings
         fold_pipeline.fit(parts.train_features.iloc[fit_rows], parts.train_labels[fit_rows])
         out_of_fold[held_rows] = fold_pipeline.predict_proba(parts.train_features.iloc[held_rows])[:, 1]
     return out_of_fold
-
-
-def model_input(pipeline, features) -> np.ndarray:
-    """`features` as the pipeline's model sees them: through every step but the model
-    (resampling only runs while fitting, so it is skipped)."""
-    return np.asarray(pipeline[:-1].transform(features), dtype=float)
 
 
 def configurations(models: Sequence[str], methods: Sequence[str]) -> list[tuple[str, str]]:

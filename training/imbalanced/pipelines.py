@@ -254,6 +254,15 @@ def build_pipeline(
     return Pipeline(steps, memory=memory)
 
 
+def model_input(pipeline, features) -> np.ndarray:
+    """`features` as the pipeline's model sees them: through every step but the model,
+    skipping resampling (it only runs while fitting, and may come last, as ADASYN does)."""
+    for name, step in pipeline.steps[:-1]:
+        if name not in RESAMPLING_STEPS and step != "passthrough":
+            features = step.transform(features)
+    return np.asarray(features, dtype=float)
+
+
 def majority_cap(labels: np.ndarray, seed: int):
     """A random undersampler of the majority class that leaves about `RESAMPLER_MAX_ROWS` rows
     (the share is kept in the folds, which are smaller than `labels`)."""

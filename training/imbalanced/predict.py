@@ -58,8 +58,12 @@ class TabularPredictor:
         probabilities = self.saved.probabilities(features)
         scored = ScoredRows(probabilities, probabilities >= self.threshold)
         if reason_count:
-            from training.imbalanced.explain import contributions
+            from training.imbalanced.explain import contributions, explainable
 
+            if not explainable(self.saved.pipeline[-1], self.saved.background):
+                scored.reasons = [[] for _row in range(len(features))]
+                scored.reason_method = "unavailable: saved by an older version; save the model again"
+                return scored
             scored.reasons = []
             for start in range(0, len(features), REASON_BATCH_ROWS):
                 batch = features.iloc[start : start + REASON_BATCH_ROWS]
