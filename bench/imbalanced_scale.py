@@ -1,0 +1,185 @@
+"""The Imbalanced tool at the size of a bank's data: Bank Marketing grown with jittered copies to
+41 k, 400 k and 4 M rows, each stage run in a fresh process for its time and peak memory:
+
+    python -m bench.imbalanced_scale [--sizes 41188,400000,4000000] [--grid-up-to 41188]
+
+Stages (seed 0, `duration` excluded, 20 % stratified test split, 3-fold CV):
+- read: `read_table` of the CSV (separator, types and dates sniffed);
+- best configuration end to end: read, prepare, split, 3-fold CV, fit, test (gradient boosting,
+  no resampling — the grid's best on Bank Marketing);
+- SMOTE at scale: the same with SMOTE, which undersamples the majority first beyond
+  `RESAMPLER_MAX_ROWS` training rows;
+- explanations: permutation importance (on at most `PERMUTATION_MAX_ROWS` test rows) and
+  contributions of the best configuration;
+- scoring: `TabularPredictor.score` of every row, without and with reasons;
+- the full grid (every model × method): only up to `--grid-up-to` rows; beyond, an estimate
+  from the per-configuration times at the smallest size, scaled by rows.
+
+Issue 19's targets: cost about linear in rows; 4 M rows, best configuration end to end ≤ 10 min
+and ≤ 6 GB peak; a 1 GB CSV runs the best configuration on a 24 GB machine.
+Jittered copies: numeric columns get noise of 1 % of their spread (integers stay integers),
+categories and labels are kept, so every copy is a plausible customer, not a duplicate row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import queue
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from bench.digits_bench import table
+
+
+def grow(source: Path, rows: int, target: Path, seed: int = 0) -> None:
+    """`source` grown (or cut) to `rows` rows of jittered copies, written like the original."""
+    import numpy as np
+    import pandas
+
+    original = pandas.read_csv(source, sep=";")
+    generator = np.random.default_rng(seed)
+    chunks, written = [], 0
+    while written < rows:
+        copy = original.iloc[: rows - written].copy()
+        if written:  # the first copy is the real data
+            for name in copy.columns:
+                if pandas.api.types.is_numeric_dtype(copy[name]):
+                    noise = generator.normal(0, 0.01 * copy[name].std(), len(copy))
+                    jittered = copy[name] + noise
+                    integer = pandas.api.types.is_integer_dtype(copy[name])
+                    copy[name] = jittered.round().astype(int) if integer else jittered.round(4)
+        chunks.append(copy)
+        written += len(copy)
+    pandas.concat(chunks, ignore_index=True).to_csv(target, sep=";", index=False)
+
+
+def _stage(name: str, csv: str, answers) -> None:
+    """One stage in this (fresh) process: its seconds, this process's peak memory, and figures."""
+    from training import imbalanced
+
+    figures = {}
+    started = time.perf_counter()
+    frame = imbalanced.read_table(csv)
+    if name != "read":
+        problem = imbalanced.Problem("y", "yes", tuple(imbalanced.default_exclusions(frame)))
+        data = imbalanced.prepare(frame, problem)
+        settings = imbalanced.GridSettings()
+        parts = imbalanced.split(data, settings)
+        if name in ("best", "smote", "explain", "score"):
+            method = "smote" if name == "smote" else "none"
+            result = imbalanced.evaluate_configuration(
+                "hist_gradient_boosting", method, data, parts, settings
+            )
+            figures = {"roc_auc": result.ranking["roc_auc"], "pr_auc": result.ranking["pr_auc"]}
+            if name in ("explain", "score"):
+                started = time.perf_counter()  # these stages time only their own work
+            if name == "explain":
+                explanation = imbalanced.explain(
+                    result.pipeline, parts.test_features, parts.test_labels, result.background
+                )
+                figures["top"] = explanation.importance[0]["feature"]
+            if name == "score":
+                entry = type(
+                    "Entry",
+                    (),
+                    {"record": {"columns": imbalanced.saved_columns(data), "threshold": result.threshold}},
+                )
+                predictor = imbalanced.TabularPredictor(
+                    imbalanced.SavedPipeline(result.pipeline, None, result.background), entry
+                )
+                scored_frame = frame.drop(columns=["y"])
+                predictor.score(scored_frame)
+                figures["plain_seconds"] = time.perf_counter() - started
+                predictor.score(scored_frame, imbalanced.REASON_COUNT)
+        if name == "grid":
+            seconds = {}
+
+            def timed(result) -> None:
+                seconds[f"{result.model}/{result.method}"] = result.seconds
+
+            results = imbalanced.evaluate_grid(
+                data,
+                parts,
+                imbalanced.configurations([*imbalanced.MODELS, "dummy"], imbalanced.METHODS),
+                settings,
+                on_result=timed,
+            )
+            figures = {"configurations": len(results), "per_configuration": seconds}
+    answers.put(
+        (time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, figures)
+    )
+
+
+def run_stage(name: str, csv: Path) -> tuple[float, float, dict]:
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    process = context.Process(target=_stage, args=(name, str(csv), answers))
+    process.start()
+    while True:
+        try:
+            answer = answers.get(timeout=5)
+            break
+        except queue.Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"the {name} stage died (exit code {process.exitcode})") from None
+    process.join()
+    return answer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="41188,400000,4000000")
+    parser.add_argument("--grid-up-to", type=int, default=41188)
+    parser.add_argument("--stages", default="read,best,smote,explain,score")
+    arguments = parser.parse_args()
+    from training import imbalanced
+    from training.core import paths
+
+    source = paths.data_dir() / imbalanced.DEFAULT_CSV
+    sizes = [int(size) for size in arguments.sizes.split(",")]
+    stages = arguments.stages.split(",")
+    rows, grid_per_row = [], None
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in sizes:
+            csv = Path(scratch) / f"bank-{size}.csv"
+            grow(source, size, csv)
+            megabytes = csv.stat().st_size / 1024**2
+            for stage in stages + (["grid"] if size <= arguments.grid_up_to else []):
+                seconds, peak, figures = run_stage(stage, csv)
+                note = ", ".join(
+                    f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}"
+                    for key, value in figures.items()
+                    if key != "per_configuration"
+                )
+                if stage == "grid":
+                    grid_per_row = seconds / size
+                if stage == "score":
+                    note = f"without reasons {figures['plain_seconds']:.1f} s; with: {(seconds - figures['plain_seconds']) / size * 1000:.3f} ms/row added"
+                rows.append([f"{size:,}", f"{megabytes:.0f}", stage, f"{seconds:.1f}", f"{peak:.2f}", note])
+                print("  ".join(rows[-1]), flush=True)
+            if size > arguments.grid_up_to and grid_per_row is not None:
+                rows.append(
+                    [
+                        f"{size:,}",
+                        f"{megabytes:.0f}",
+                        "grid (estimate)",
+                        f"{grid_per_row * size:.0f}",
+                        "",
+                        "not run: scaled by rows",
+                    ]
+                )
+            csv.unlink()
+    table(
+        "Imbalanced at scale (2 cores; each stage in a fresh process; peak = that process's maximum resident memory)",
+        ["rows", "CSV MB", "stage", "seconds", "peak GB", "figures"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
