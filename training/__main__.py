@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="digits: also ask the all-digits anomaly model; what it flags is answered 'unsure' "
         'and the JSON gains "not_a_digit"',
     )
+    predict.add_argument(
+        "--views",
+        action="store_true",
+        help="forgery: also the forensic views (noise, JPEG ghosts, clones, lighting, EXIF thumbnail); "
+        'the JSON gains "views"',
+    )
     predict.set_defaults(handler=lambda arguments: command_line.predictors[arguments.tool](arguments))
 
     models = commands.add_parser("models", help="list the models in use and check their sha256")

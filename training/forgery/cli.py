@@ -145,7 +145,8 @@ def command_predict(arguments) -> int:
         from training import forgery
 
         predictor = forgery.ForgeryPredictor.load(arguments.model or forgery.DEFAULT_MODEL)
-        return AnswerTable(("tampered", "threshold", "verdict"), answer_row, predictor.predict_file)
+        judge = predictor.predict_file_with_views if arguments.views else predictor.predict_file
+        return AnswerTable(("tampered", "threshold", "verdict"), answer_row, judge)
 
     return predict_images(arguments, set(), load_table)
 

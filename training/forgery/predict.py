@@ -24,6 +24,13 @@ from training.forgery.ela import (
     heatmap_at,
 )
 from training.forgery.metadata import PhotoFacts, photo_facts, trust_warnings
+from training.forgery.views import (
+    VIEW_NAMES,
+    ForensicViews,
+    ViewSettings,
+    agreement_with_heatmap,
+    forensic_views,
+)
 
 DEFAULT_MODEL = "forgery-blocks"
 
@@ -47,6 +54,7 @@ class ForgeryVerdict:
     block_map: np.ndarray | None = None  # per 8×8 block tampering probability, photo orientation
     conclusive: bool | None = None  # False: `label` is only the best guess, for `reason`
     reason: str | None = None
+    views: ForensicViews | None = None  # the forensic views, when asked for (`--views`)
 
     @classmethod
     def failed(cls, path, error: WorkbenchError, facts: PhotoFacts | None = None) -> ForgeryVerdict:
@@ -66,7 +74,7 @@ class ForgeryVerdict:
         return self.label if self.conclusive is not False else "inconclusive"
 
     def to_json(self) -> dict:
-        return {
+        answer = {
             "path": self.path,
             "tampered_probability": self.tampered_probability,
             "label": self.label,
@@ -77,6 +85,9 @@ class ForgeryVerdict:
             "status": self.status,
             "message": self.message,
         }
+        if self.views is not None:  # only when asked for: the answer without them is unchanged
+            answer["views"] = self.views.to_json()
+        return answer
 
     def heatmap(self, shape: tuple[int, int]) -> np.ndarray:
         if self.block_map is None:
@@ -191,6 +202,14 @@ class OpenedPhoto:
         """The ELA preview with `settings` (a viewer asks again when its ELA controls change)."""
         levels = error_level_analysis(self.image, settings, self.resaves)
         return ElaPreview(to_display(Image.fromarray(levels), self.display.size), settings)
+
+    def views(
+        self, settings: ViewSettings, names: tuple[str, ...] = VIEW_NAMES, into: ForensicViews | None = None
+    ) -> ForensicViews:
+        """The forensic views `names` with `settings`, computed at native resolution and
+        drawn at the screen-sized copy's size (a viewer asks again for one view when its
+        controls change, `into` the set it shows)."""
+        return forensic_views(self.path, self.image, settings, self.display.size, names, into)
 
     def heatmap(self, verdict: ForgeryVerdict) -> Image.Image | None:
         """`verdict`'s block map over the screen-sized copy; None when it has none."""
@@ -318,6 +337,22 @@ class ForgeryPredictor:
             reason is None,
             reason,
         )
+
+    def predict_file_with_views(self, path, settings: ViewSettings | None = None) -> ForgeryVerdict:
+        """`predict_file` and the forensic views of the same decoded photo (`verdict.views`,
+        with which of them agree with the heatmap; `settings` None: the views' defaults);
+        never raises for a bad file."""
+        try:
+            image, facts = read_photo(path)
+            rgb = images.to_rgb(image)
+            del image
+        except WorkbenchError as error:
+            return ForgeryVerdict.failed(path, error)
+        verdict = self.predict_image(rgb, facts)
+        views = forensic_views(path, rgb, settings or ViewSettings())
+        views.agreement = agreement_with_heatmap(views, verdict.block_map)
+        verdict.views = views
+        return verdict
 
     def predict_file(self, path) -> ForgeryVerdict:
         """The verdict alone for one file (what a batch and the command line need); never

@@ -1,0 +1,403 @@
+"""Clone (copy-move) detection in NumPy and SciPy: parts of a photo copied elsewhere in the
+same photo, also when rotated or rescaled.
+
+Every few pixels of a working copy, the luminance is sampled on rings around the point;
+per ring the mean and the magnitudes of the first two angular Fourier terms do not change
+when the patch is rotated, and sampling the rings at other radii finds a rescaled copy. Each
+point's nearest look-alike elsewhere in the photo is a match only when it is clearly nearer
+than the next candidate (repeated textures have many equally good look-alikes, a copy has
+one). A copied region is a set of matches that one rotation, scaling and shift explain
+(RANSAC), with enough of them. OpenCV's keypoints do the same job but would add about
+150 MB installed (the executable has no room for it): this adds nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from training.core.errors import InvalidInputError
+
+WORK_SIDES = (768, 1024, 1536)
+RING_RADII = np.array([2.0, 4.0, 6.0, 8.0, 10.0, 12.0], np.float32)  # working-copy pixels
+RING_ANGLES = 16
+# Radii scalings tried for a rescaled copy: a copy rescaled by f matches at the scaling
+# nearest f; 0.8-1.25 also covers the steps in between (ring features blur over ±10 %).
+RADIUS_SCALINGS = (1.0, 0.8, 1.25)
+STRIDE = 3  # working-copy pixels between sampled points
+MIN_TEXTURE = 3.0  # grey levels (standard deviation over a point's rings): flatter is not matched
+MAX_FEATURE_DISTANCE = 0.4  # over all the features, relative to contrast: farther is no look-alike
+CONTRAST_FLOOR = 10.0  # grey levels added to a patch's contrast before dividing by it
+INLIER_PIXELS = 3.0  # how far (working-copy pixels) a match may be from the transform's prediction
+MIN_SHIFT = 2 * RING_RADII[-1]  # a look-alike this close is the same patch, not a copy
+MAX_REGIONS = 6  # candidate transforms checked pixel by pixel
+RANSAC_HYPOTHESES = 400
+LOCAL_SAMPLE = 16  # a hypothesis' other two matches are among the first one's nearest
+NEIGHBOURS = 12  # look-alikes searched per point (its own neighbours in the photo among them)
+
+
+@dataclass(frozen=True)
+class CloneSettings:
+    work_side: int = 768  # longest side of the working copy the photo is matched on
+    ratio: float = 0.7  # a match's look-alike distance at most this share of the next one's
+    min_matches: int = 10  # matches one transform must explain for a region to count
+
+    def __post_init__(self) -> None:
+        if self.work_side not in WORK_SIDES:
+            raise InvalidInputError(f"Clone working size must be one of {WORK_SIDES}, got {self.work_side}.")
+        if not 0.3 <= self.ratio <= 0.9:
+            raise InvalidInputError(f"Clone match ratio must be 0.3-0.9, got {self.ratio}.")
+        if not 5 <= self.min_matches <= 200:
+            raise InvalidInputError(f"Clone minimum matches must be 5-200, got {self.min_matches}.")
+
+
+@dataclass(frozen=True)
+class ClonedRegion:
+    """One region found twice: its box where it came from and where it went (native
+    pixels, left, top, right, bottom), the matches behind it, and the copy's transform."""
+
+    source: tuple[int, int, int, int]
+    target: tuple[int, int, int, int]
+    matches: int
+    scale: float
+    rotation_degrees: float
+
+    def to_json(self) -> dict:
+        return {
+            "source": list(self.source),
+            "target": list(self.target),
+            "matches": self.matches,
+            "scale": round(self.scale, 3),
+            "rotation_degrees": round(self.rotation_degrees, 1),
+        }
+
+
+@dataclass(frozen=True)
+class CloneDetection:
+    settings: CloneSettings
+    regions: list[ClonedRegion]
+    candidate_matches: int  # look-alike pairs before the transforms were fitted
+    suspect: np.ndarray  # bool per 8×8 block of the working copy: in a copied region
+    image: Image.Image | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "regions_found": len(self.regions),
+            "regions": [region.to_json() for region in self.regions],
+            "candidate_matches": self.candidate_matches,
+        }
+
+
+def working_luminance(rgb: Image.Image, side: int) -> tuple[np.ndarray, float]:
+    """The photo's luminance at most `side` pixels long, and the scale from native pixels to it."""
+    scale = min(1.0, side / max(rgb.size))
+    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+    small = rgb if size == rgb.size else rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small.convert("L"), np.float32), scale
+
+
+def band_pass(luminance: np.ndarray) -> np.ndarray:
+    """Detail between fine noise and shading: what a copy repeats and a look-alike does not."""
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(luminance, 0.7) - ndimage.gaussian_filter(luminance, 3.0)
+
+
+# The check of a candidate copy, pixel by pixel: the detail of the source region against the
+# detail where the transform puts it, as a local normalised correlation over VERIFY_WINDOW².
+VERIFY_WINDOW = 9
+VERIFY_CORRELATION = 0.5
+MIN_DETAIL_VARIANCE = 0.5  # grey levels²: flatter detail (clipped sky) says nothing
+MIN_VERIFIED_SHARE = 0.3  # of a group's matched points where the correlation holds
+MIN_VERIFIED_AREA = 200  # working-copy pixels
+PEAK_STEPS = ((3, 0), (-3, 0), (0, 3), (0, -3))
+PEAK_MARGIN = 0.2
+MAX_ECHO_SHARE = 0.2  # of the region that also lines up when carried the other way: a repeat  # how much better the transform must match than any of those steps
+
+
+def verified_source(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray) -> np.ndarray | None:
+    """The source pixels (rows, columns) whose detail `affine` carries to the same detail
+    elsewhere: the candidate copy confirmed densely; None when it is not a copy."""
+    from scipy import ndimage
+
+    pad = int(RING_RADII[-1]) + VERIFY_WINDOW
+    top, left = np.maximum(sources.min(axis=0).astype(int) - pad, 0)
+    bottom, right = np.minimum(sources.max(axis=0).astype(int) + pad + 1, detail.shape)
+    rows, columns = np.mgrid[top:bottom, left:right].astype(np.float32)
+    homogeneous = np.stack([rows, columns, np.ones_like(rows)], axis=-1)
+    moved = homogeneous @ affine
+    square = np.vstack([affine.T, [0, 0, 1]])  # (3, 3): [rows, columns, 1] → moved, as columns
+    moved_back = homogeneous @ np.linalg.inv(square).T[:, :2]
+    here = detail[top:bottom, left:right]
+
+    def local_mean(values):
+        return ndimage.uniform_filter(values, VERIFY_WINDOW)
+
+    mean_here = local_mean(here)
+    variance_here = local_mean(here * here) - mean_here**2
+
+    def correlation_with(shift_rows: float, shift_columns: float, places: np.ndarray = moved) -> np.ndarray:
+        there = ndimage.map_coordinates(
+            detail, [places[..., 0] + shift_rows, places[..., 1] + shift_columns], order=1, mode="constant"
+        )
+        mean_there = local_mean(there)
+        variance_there = local_mean(there * there) - mean_there**2
+        covariance = local_mean(here * there) - mean_here * mean_there
+        detailed = (variance_here > MIN_DETAIL_VARIANCE) & (variance_there > MIN_DETAIL_VARIANCE)
+        return np.where(detailed, covariance / np.sqrt(np.maximum(variance_here * variance_there, 1e-6)), 0)
+
+    correlation = correlation_with(0, 0)
+    confirmed = correlation >= VERIFY_CORRELATION
+    if confirmed.sum() < MIN_VERIFIED_AREA:
+        return None
+    # The confirmed pixels connected to the matched points (not a look-alike beside them).
+    point_rows, point_columns = sources[:, 0].astype(int) - top, sources[:, 1].astype(int) - left
+    labels, _ = ndimage.label(confirmed)
+    kept = np.unique(labels[point_rows, point_columns])
+    region = np.isin(labels, kept[kept > 0])
+    if region.sum() < MIN_VERIFIED_AREA or region[point_rows, point_columns].mean() < MIN_VERIFIED_SHARE:
+        return None
+    # A copy lines up at its transform only: moved a few pixels any way, its detail no longer
+    # does. A straight edge or a stripe still lines up when moved along itself.
+    beside = max(float(correlation_with(*step)[region].mean()) for step in PEAK_STEPS)
+    if float(correlation[region].mean()) - beside < PEAK_MARGIN:
+        return None
+    # A repeated pattern (a row of windows, tiles) lines up with the next repeat the other
+    # way too; a copy's source does not line up with what lies the other way from it.
+    echoed = float((correlation_with(0, 0, moved_back)[region] >= VERIFY_CORRELATION).mean())
+    if echoed >= MAX_ECHO_SHARE:
+        return None
+    found_rows, found_columns = np.nonzero(region)
+    return np.stack([found_rows + top, found_columns + left], axis=1).astype(np.float32)
+
+
+def ring_features(
+    luminance: np.ndarray, centres: np.ndarray, radius_scaling: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation-invariant features of the patches at `centres` ((N, 2) rows, columns): per
+    ring the mean and |first| and |second| angular Fourier terms, and the centre's value;
+    and each patch's texture (standard deviation over its samples)."""
+    from scipy import ndimage
+
+    angles = np.linspace(0, 2 * np.pi, RING_ANGLES, endpoint=False, dtype=np.float32)
+    radii = RING_RADII * radius_scaling
+    offset_rows = radii[:, None] * np.sin(angles)[None, :]
+    offset_columns = radii[:, None] * np.cos(angles)[None, :]
+    rows = centres[:, 0, None, None] + offset_rows[None]
+    columns = centres[:, 1, None, None] + offset_columns[None]
+    samples = ndimage.map_coordinates(luminance, [rows.ravel(), columns.ravel()], order=1, mode="nearest")
+    samples = samples.reshape(len(centres), len(radii), RING_ANGLES)
+    spectrum = np.abs(np.fft.rfft(samples, axis=-1)[..., :3]) / RING_ANGLES
+    centre_values = ndimage.map_coordinates(luminance, centres.T, order=1, mode="nearest")
+    features = np.concatenate([centre_values[:, None], spectrum.reshape(len(centres), -1)], axis=1)
+    return features.astype(np.float32), samples.reshape(len(centres), -1).std(axis=1)
+
+
+def look_alikes(luminance: np.ndarray, settings: CloneSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (sources, targets), each (M, 2) rows and columns in the working copy: a point
+    and its one clear look-alike elsewhere in the photo."""
+    from scipy.spatial import cKDTree
+
+    margin = int(np.ceil(RING_RADII[-1] * max(RADIUS_SCALINGS))) + 1
+    height, width = luminance.shape
+    grid_rows, grid_columns = np.mgrid[margin : height - margin : STRIDE, margin : width - margin : STRIDE]
+    centres = np.stack([grid_rows.ravel(), grid_columns.ravel()], axis=1).astype(np.float32)
+    base, texture = ring_features(luminance, centres, 1.0)
+    textured = texture >= MIN_TEXTURE
+    centres, base, texture = centres[textured], base[textured], texture[textured]
+    # Distances relative to the patch's contrast: JPEG and resampling change a busy patch's
+    # features by more grey levels than a quiet one's.
+    contrast = (texture + CONTRAST_FLOOR)[:, None]
+    base = base / contrast
+    if len(centres) < 3:
+        return np.empty((0, 2)), np.empty((0, 2))
+    tree = cKDTree(base)
+    neighbours = min(NEIGHBOURS, len(centres))
+    # Look-alikes farther than this pass the ratio test whatever they are: not searched for
+    # (the search is then several times faster); a missing one is at infinity.
+    search_radius = MAX_FEATURE_DISTANCE / settings.ratio
+    beyond = np.full((1, 2), 1e6, np.float32)  # where a missing look-alike "is": far from all
+    places = np.concatenate([centres, beyond])
+    sources, targets = [], []
+    for scaling in RADIUS_SCALINGS:
+        features = base if scaling == 1.0 else ring_features(luminance, centres, scaling)[0] / contrast
+        distances, indices = tree.query(features, k=neighbours, distance_upper_bound=search_radius, workers=2)
+        found = places[indices]  # (N, k, 2)
+        far = np.linalg.norm(found - centres[:, None], axis=-1) >= MIN_SHIFT
+        # First look-alike far from the point, then the first one far from both of them.
+        first = np.argmax(far, axis=1)
+        has_first = far[np.arange(len(centres)), first]
+        first_place = found[np.arange(len(centres)), first]
+        apart = far & (np.linalg.norm(found - first_place[:, None], axis=-1) >= MIN_SHIFT)
+        second = np.argmax(apart, axis=1)
+        has_second = apart[np.arange(len(centres)), second]
+        first_distance = distances[np.arange(len(centres)), first]
+        # With no second look-alike among the nearest, the next one is at least the farthest seen.
+        second_distance = np.where(has_second, distances[np.arange(len(centres)), second], distances[:, -1])
+        clear = (
+            has_first
+            & (first_distance <= MAX_FEATURE_DISTANCE)
+            & (first_distance <= settings.ratio * np.maximum(second_distance, 1e-6))
+        )
+        sources.append(centres[clear])
+        targets.append(first_place[clear])
+    return np.concatenate(sources), np.concatenate(targets)
+
+
+def fit_affine(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Least-squares affine maps (…, 3, 2) with targets ≈ [sources, 1] @ map, batched over
+    the leading dimensions of (…, n, 2) inputs."""
+    design = np.concatenate([sources, np.ones((*sources.shape[:-1], 1))], axis=-1)
+    solution, *_ = (
+        np.linalg.lstsq(design, targets, rcond=None)
+        if design.ndim == 2
+        else (np.linalg.pinv(design) @ targets,)
+    )
+    return solution
+
+
+def plausible(maps: np.ndarray) -> np.ndarray:
+    """Which affine maps (…, 3, 2) are a copy's rotation and moderate rescaling (with or
+    without a mirror), not a shear or a collapse."""
+    linear = maps[..., :2, :]
+    singular = np.linalg.svd(linear, compute_uv=False)
+    return (
+        (singular[..., 1] > 0.6)
+        & (singular[..., 0] < 1.6)
+        & (singular[..., 0] / np.maximum(singular[..., 1], 1e-6) < 1.3)
+    )
+
+
+def consistent_groups(
+    sources: np.ndarray, targets: np.ndarray, settings: CloneSettings, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Groups of matches that one plausible transform explains (each at least
+    `min_matches`), best first; a group's reversed pairs are taken out with it."""
+    from scipy.spatial import cKDTree
+
+    generator = np.random.default_rng(seed)
+    groups = []
+    remaining = np.arange(len(sources))
+    while len(groups) < MAX_REGIONS and len(remaining) >= max(settings.min_matches, 3):
+        points, moved = sources[remaining], targets[remaining]
+        # Three matches drawn near each other: a copy's matches sit together, and among
+        # thousands of stray look-alikes three drawn anywhere would almost never all be its.
+        first = generator.integers(0, len(remaining), RANSAC_HYPOTHESES)
+        nearby = min(LOCAL_SAMPLE, len(remaining))
+        _, neighbours = cKDTree(points).query(points[first], k=nearby)
+        others = neighbours.reshape(RANSAC_HYPOTHESES, nearby)[
+            np.arange(RANSAC_HYPOTHESES)[:, None], generator.integers(0, nearby, (RANSAC_HYPOTHESES, 2))
+        ]
+        picks = np.concatenate([first[:, None], others], axis=1)
+        maps = fit_affine(points[picks], moved[picks])
+        # Three points a few pixels apart fix a shift well but a rotation or scale poorly:
+        # each first match's plain shift is a hypothesis too (most copies are not turned).
+        shifts = np.zeros((RANSAC_HYPOTHESES, 3, 2))
+        shifts[:, 0, 0] = shifts[:, 1, 1] = 1
+        shifts[:, 2] = moved[first] - points[first]
+        maps = np.concatenate([maps, shifts])
+        usable = plausible(maps)
+        if not usable.any():
+            break
+        maps = maps[usable]
+        design = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+        errors = np.linalg.norm(design @ maps - moved[None], axis=-1)  # (hypotheses, matches)
+        counts = (errors < INLIER_PIXELS).sum(axis=1)
+        best = int(np.argmax(counts))
+        inliers = errors[best] < INLIER_PIXELS
+        if inliers.sum() < settings.min_matches:
+            break
+        for _ in range(3):  # refitted on all its inliers, which then gathers the rest
+            refined = fit_affine(points[inliers], moved[inliers])
+            inliers = np.linalg.norm(design @ refined - moved, axis=-1) < INLIER_PIXELS
+        if inliers.sum() < settings.min_matches or not plausible(refined):
+            break
+        groups.append((points[inliers], moved[inliers]))
+        # The same copy seen the other way round: targets inside the group's sources.
+        reverse = np.linalg.norm(
+            np.concatenate([moved, np.ones((len(moved), 1))], axis=1) @ refined - points, axis=-1
+        )
+        reversed_pairs = _near_any(points, moved[inliers]) & _near_any(moved, points[inliers])
+        taken = inliers | reversed_pairs | (reverse < INLIER_PIXELS)
+        remaining = remaining[~taken]
+    return groups
+
+
+def _near_any(points: np.ndarray, others: np.ndarray, within: float = 2 * STRIDE) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    if len(others) == 0:
+        return np.zeros(len(points), bool)
+    distances, _ = cKDTree(others).query(points, k=1)
+    return distances <= within
+
+
+def _box(points: np.ndarray, scale: float, size: tuple[int, int], pad: float) -> tuple[int, int, int, int]:
+    """The native-pixel box around working-copy points, widened by `pad` working pixels."""
+    top, left = points.min(axis=0) - pad
+    bottom, right = points.max(axis=0) + pad
+    width, height = size
+    return (
+        int(max(0, left / scale)),
+        int(max(0, top / scale)),
+        int(min(width, right / scale)),
+        int(min(height, bottom / scale)),
+    )
+
+
+def _transform(sources: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """(scale, rotation in degrees, counter-clockwise as seen) of the copy."""
+    linear = fit_affine(sources[:, ::-1], targets[:, ::-1])[:2]  # x, y order
+    scale = float(np.sqrt(abs(np.linalg.det(linear))))
+    rotation = float(np.degrees(np.arctan2(-linear[0, 1], linear[0, 0])))
+    return scale, rotation
+
+
+REGION_COLOURS = ((0, 200, 255), (255, 60, 200), (80, 255, 80), (255, 200, 0))
+
+
+def detect_clones(
+    rgb: Image.Image, settings: CloneSettings = CloneSettings(), display: tuple[int, int] | None = None
+) -> CloneDetection:
+    """Regions of `rgb` that appear twice. With `display`, the photo at that size with each
+    region's source and copy outlined in one colour and linked by a line."""
+    if min(rgb.size) < 4 * MIN_SHIFT:
+        raise InvalidInputError(f"A {rgb.width}×{rgb.height} photo is too small to look for copied regions.")
+    from scipy import ndimage
+
+    luminance, scale = working_luminance(rgb, settings.work_side)
+    sources, targets = look_alikes(ndimage.gaussian_filter(luminance, 1.0), settings)
+    groups = consistent_groups(sources, targets, settings)
+    detail = band_pass(luminance)
+    regions = []
+    suspect = np.zeros((luminance.shape[0] // 8 + 1, luminance.shape[1] // 8 + 1), bool)
+    for group_sources, group_targets in groups:
+        affine = fit_affine(group_sources, group_targets)
+        source_pixels = verified_source(detail, affine, group_sources)
+        if source_pixels is None:
+            continue
+        target_pixels = np.concatenate([source_pixels, np.ones((len(source_pixels), 1))], axis=1) @ affine
+        source_box = _box(source_pixels, scale, rgb.size, 0)
+        target_box = _box(target_pixels, scale, rgb.size, 0)
+        regions.append(
+            ClonedRegion(
+                source_box, target_box, len(group_sources), *_transform(group_sources, group_targets)
+            )
+        )
+        for points in (source_pixels[::16], np.clip(target_pixels[::16], 0, np.array(luminance.shape) - 1)):
+            cells = (points // 8).astype(int)
+            suspect[cells[:, 0], cells[:, 1]] = True
+    image = None
+    if display is not None:
+        image = rgb.resize(display, Image.Resampling.BILINEAR, reducing_gap=2.0).convert("RGB")
+        draw = ImageDraw.Draw(image)
+        factor = display[0] / rgb.width
+        for region, colour in zip(regions, REGION_COLOURS * MAX_REGIONS, strict=False):
+            boxes = [tuple(round(value * factor) for value in box) for box in (region.source, region.target)]
+            for box in boxes:
+                draw.rectangle(box, outline=colour, width=3)
+            centres = [((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) for box in boxes]
+            draw.line(centres, fill=colour, width=2)
+    return CloneDetection(settings, regions, len(sources), suspect, image)
