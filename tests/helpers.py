@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -336,3 +337,18 @@ def copy_move(photo, box, to, scale: float = 1.0, rotation: float = 0.0):
     mask = Image.new("L", photo.size, 0)
     mask.paste(shape.point(lambda value: 255 if value >= 128 else 0), to)
     return forged, mask
+
+
+def exif_with_thumbnail(thumbnail: Image.Image) -> bytes:
+    """EXIF as a camera writes it: IFD0 (orientation) and IFD1 pointing at a JPEG thumbnail."""
+    buffer = io.BytesIO()
+    thumbnail.save(buffer, "JPEG", quality=85)
+    data = buffer.getvalue()
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHII", 0x0112, 3, 1, 1) + struct.pack("<I", 26)
+    ifd1 = (
+        struct.pack("<H", 2)
+        + struct.pack("<HHII", 0x0201, 4, 1, 56)
+        + struct.pack("<HHII", 0x0202, 4, 1, len(data))
+        + struct.pack("<I", 0)
+    )
+    return b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + ifd0 + ifd1 + data

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.helpers import copy_move, render_photo, run_cli
+from tests.helpers import copy_move, exif_with_thumbnail, render_photo, run_cli
 from training import forgery
 from training.core import paths
 from training.core.errors import InvalidInputError
@@ -33,19 +32,6 @@ def decoded(data: bytes) -> Image.Image:
 
 def resaved(image: Image.Image, quality: int) -> Image.Image:
     return decoded(jpeg(image, quality))
-
-
-def exif_with_thumbnail(thumbnail: Image.Image) -> bytes:
-    """EXIF as a camera writes it: IFD0 (orientation) and IFD1 pointing at a JPEG thumbnail."""
-    data = jpeg(thumbnail, 85)
-    ifd0 = struct.pack("<H", 1) + struct.pack("<HHII", 0x0112, 3, 1, 1) + struct.pack("<I", 26)
-    ifd1 = (
-        struct.pack("<H", 2)
-        + struct.pack("<HHII", 0x0201, 4, 1, 56)
-        + struct.pack("<HHII", 0x0202, 4, 1, len(data))
-        + struct.pack("<I", 0)
-    )
-    return b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + ifd0 + ifd1 + data
 
 
 def overlaps(box, mask: Image.Image) -> bool:

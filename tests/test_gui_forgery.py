@@ -14,7 +14,7 @@ from PIL import Image
 from desktop_app import model_cache
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
 from desktop_app.tabs.forgery.colours import INCONCLUSIVE_COLOUR
-from tests.helpers import render_photo, splice
+from tests.helpers import copy_move, exif_with_thumbnail, render_photo, splice
 from training import forgery
 from training.core import paths
 from training.forgery import data as forgery_data
@@ -523,3 +523,63 @@ def test_retrain_refuses_a_folder_that_is_not_there(gui, tmp_path):
     assert "is not a folder" in dialog.status_text.get()
     assert set(paths.user_models_dir().glob("*")) == models_before
     dialog.cancel_or_close()
+
+
+@pytest.mark.slow
+def test_forensic_views_page_shows_each_view_with_its_controls_note_and_agreement(gui, tmp_path):
+    """A photo with a cloned region and an EXIF thumbnail of the photo before the edit: after
+    its verdict every view is computed off the Tk thread; each shows its own picture, figures,
+    controls and note; moving a control redraws that view; the verdict says which agree."""
+    from desktop_app.tabs.forgery import views_page
+
+    photo = Image.open(SAMPLES / "authentic.jpg").convert("RGB")
+    forged, _mask = copy_move(photo, (44, 148, 118, 222), (224, 49))
+    path = tmp_path / "cloned.jpg"
+    forged.save(path, "JPEG", quality=85, exif=exif_with_thumbnail(photo.resize((112, 74))))
+    tab = forgery_tab_of(gui)
+    tab.clear()
+    drop_and_wait(gui, tab, path)
+    page = tab.views_page
+    wait_until(
+        gui.root,
+        lambda: tab.photo.shown.views is not None and not page.worker.busy,
+        120,
+        "the forensic views",
+    )
+    tab.pages.select(page)
+    gui.root.update()
+    computed = tab.photo.shown.views
+    for name in forgery.VIEW_NAMES:
+        page.selectors[name].invoke()
+        gui.root.update()
+        seen = page.shown_answer()
+        assert seen["view"] == name
+        assert seen["picture"] is computed.get(name).image
+        assert seen["picture"].size == tab.photo.shown.opened.display.size
+        assert seen["note"] == f"How to read this: {views_page.HOW_TO_READ[name]}"
+        assert page.control_rows[name].winfo_ismapped()
+        assert not any(row.winfo_ismapped() for other, row in page.control_rows.items() if other != name)
+        assert seen["figures"] == views_page.view_figures(name, computed.get(name))
+    assert "1 cloned region found" in views_page.view_figures("clones", computed.clones)
+    assert computed.thumbnail.present and "same shape as the photo" in views_page.view_figures(
+        "thumbnail", computed.thumbnail
+    )
+    agreement = tab.shown_answer()["views_agreement"]
+    assert agreement.startswith("Views: ") and all(
+        title in agreement for title in forgery.VIEW_TITLES.values()
+    )
+
+    # The ghost quality slider redraws the ghosts at that quality (no other view is computed).
+    page.selectors["ghosts"].invoke()
+    before = page.view_view.image
+    page.controls["ghosts.shown_quality"].set(55)
+    wait_until(
+        gui.root,
+        lambda: tab.photo.shown.views.ghosts.settings.shown_quality == 55 and not page.worker.busy,
+        60,
+        "the ghosts at quality 55",
+    )
+    gui.root.update()
+    assert page.view_view.image is tab.photo.shown.views.ghosts.image and page.view_view.image is not before
+    assert tab.photo.shown.views.clones is computed.clones
+    tab.pages.select(tab.photo)

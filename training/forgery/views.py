@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 from training.core.errors import InvalidInputError
+from training.forgery.clones import CloneDetection, CloneSettings, detect_clones
 from training.forgery.ela import YCBCR, heatmap_at, resaved_pixels
 
 DisplaySize = tuple[int, int] | None  # (width, height) of the picture to draw; None: figures only
@@ -207,6 +208,22 @@ class JpegGhosts:
         lowest = self.differences.min(axis=0)
         return (self.differences - lowest) / np.maximum(self.differences.max(axis=0) - lowest, 1e-6)
 
+    def shown_at(
+        self, settings: GhostSettings, display: tuple[int, int], native_size: tuple[int, int]
+    ) -> JpegGhosts:
+        """The same ghosts drawn at another quality: no photo is re-saved again."""
+        return replace(
+            self, settings=settings, image=ghost_picture(self.normalised(), settings, display, native_size)
+        )
+
+
+def ghost_picture(
+    normalised: np.ndarray, settings: GhostSettings, display: tuple[int, int], native_size: tuple[int, int]
+) -> Image.Image:
+    """The difference map at the quality shown: dark where the photo re-saves unchanged."""
+    shown = normalised[GHOST_QUALITIES.index(settings.shown_quality)]
+    return grey_to_colour(map_picture(shown, GHOST_BLOCK, display, native_size))
+
 
 def jpeg_ghosts(
     rgb: Image.Image, settings: GhostSettings = GhostSettings(), display: DisplaySize = None
@@ -252,10 +269,7 @@ def jpeg_ghosts(
         if mask.sum() > best_mask.sum():
             best_quality, best_mask = GHOST_QUALITIES[index], mask
     found = best_mask.sum() >= max(4, GHOST_MIN_SHARE * best_mask.size)
-    image = None
-    if display is not None:
-        shown = normalised[GHOST_QUALITIES.index(settings.shown_quality)]
-        image = grey_to_colour(map_picture(shown, GHOST_BLOCK, display, rgb.size))
+    image = ghost_picture(normalised, settings, display, rgb.size) if display is not None else None
     return JpegGhosts(
         settings,
         GHOST_QUALITIES,
@@ -471,7 +485,7 @@ VIEW_TITLES = {
 class ViewSettings:
     noise: NoiseSettings = NoiseSettings()
     ghosts: GhostSettings = GhostSettings()
-    clones: object = None  # clones.CloneSettings; None: its defaults
+    clones: CloneSettings = CloneSettings()
     gradient: GradientSettings = GradientSettings()
 
 
@@ -481,7 +495,7 @@ class ForensicViews:
 
     noise: NoiseResidual | None = None
     ghosts: JpegGhosts | None = None
-    clones: object = None  # clones.CloneDetection
+    clones: CloneDetection | None = None
     gradient: LuminanceGradient | None = None
     thumbnail: ThumbnailComparison | None = None
     agreement: dict[str, str] = field(default_factory=dict)
@@ -489,6 +503,10 @@ class ForensicViews:
 
     def get(self, name: str):
         return getattr(self, name)
+
+    def copy(self) -> ForensicViews:
+        """The same views in a new set (with its own agreement and reasons), to add to."""
+        return replace(self, agreement=dict(self.agreement), unavailable=dict(self.unavailable))
 
     def to_json(self) -> dict:
         answer = {}
@@ -524,14 +542,12 @@ class ForensicViews:
 
 def compute_view(name: str, path, rgb: Image.Image, settings: ViewSettings, display: DisplaySize = None):
     """One view of the photo `rgb` (decoded from `path`) with its settings in `settings`."""
-    from training.forgery.clones import CloneSettings, detect_clones
-
     if name == "noise":
         return noise_residual(rgb, settings.noise, display)
     if name == "ghosts":
         return jpeg_ghosts(rgb, settings.ghosts, display)
     if name == "clones":
-        return detect_clones(rgb, settings.clones or CloneSettings(), display)
+        return detect_clones(rgb, settings.clones, display)
     if name == "gradient":
         return luminance_gradient(rgb, settings.gradient, display)
     if name == "thumbnail":

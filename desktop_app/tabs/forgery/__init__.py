@@ -1,10 +1,12 @@
 """The Forgery tab: drop photos to see them beside their Error Level Analysis, the model's
-verdict with its trust warnings and localisation heatmap, and the file's metadata; score
-folders in a sortable table exported to CSV; retrain from the Models menu.
+verdict with its trust warnings and localisation heatmap, and the file's metadata; five
+forensic views of the same photo; score folders in a sortable table exported to CSV;
+retrain from the Models menu.
 
-The tab holds the model choice and three parts that only draw what the engine computes: the
-photo panel (one engine call per photo shown), the batch view (the table of verdicts and its
-chart) and the evaluation view (the model's held-out figures from its manifest record).
+The tab holds the model choice and four parts that only draw what the engine computes: the
+photo panel (one engine call per photo shown), the forensic views page (the views of that
+photo, once its verdict is in), the batch view (the table of verdicts and its chart) and the
+evaluation view (the model's held-out figures from its manifest record).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from desktop_app.tabs.base import ToolTab
 from desktop_app.tabs.forgery.batch_view import BatchView
 from desktop_app.tabs.forgery.evaluation_view import EvaluationView
 from desktop_app.tabs.forgery.photo_panel import PhotoPanel
+from desktop_app.tabs.forgery.views_page import ViewsPage
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
@@ -53,10 +56,12 @@ class ForgeryTab(ToolTab):
         self.drop_zone.pack(fill="x")
         self.pages = ttk.Notebook(body)
         self.pages.pack(side="left", fill="both", expand=True, padx=(10, 0))
+        self.views_page = ViewsPage(self.pages, self)
         self.photo = PhotoPanel(self.pages, self)
         self.chart_page = ttk.Frame(self.pages, padding=6)
         self.evaluation_page = ttk.Frame(self.pages, padding=6)
         self.pages.add(self.photo, text="Photo")
+        self.pages.add(self.views_page, text="Forensic views")
         self.pages.add(self.chart_page, text="Batch scores")
         self.pages.add(self.evaluation_page, text="Model evaluation")
         self.pages.bind("<<NotebookTabChanged>>", lambda _event: self._page_changed())

@@ -37,6 +37,7 @@ class ShownPhoto:
     ela_settings: forgery.ElaSettings | None = None
     verdict: forgery.ForgeryVerdict | None = None
     overlay: Image.Image | None = None  # the photo with the heatmap, display size
+    views: forgery.ForensicViews | None = None  # the forensic views (display size), once computed
 
 
 def labelled_slider(row, label: str, variable, lowest: float, highest: float, length: int):
@@ -124,6 +125,11 @@ class PhotoPanel(ttk.Frame):
         ttk.Label(
             answer, textvariable=self.probability_text, font=("TkDefaultFont", 11), justify="left"
         ).pack(anchor="w")
+        self.agreement_text = tk.StringVar(value="")
+        self.agreement_label = ttk.Label(
+            answer, textvariable=self.agreement_text, wraplength=300, justify="left"
+        )
+        self.agreement_label.pack(anchor="w", fill="x", pady=(4, 0))
         self.warnings_text = tk.StringVar(value="")
         self.warnings_label = ttk.Label(
             answer, textvariable=self.warnings_text, foreground=WARNING_COLOUR, wraplength=300, justify="left"
@@ -134,7 +140,7 @@ class PhotoPanel(ttk.Frame):
         message_label.pack(anchor="w", fill="x", pady=(4, 0))
 
         def wrap(event) -> None:  # the warnings wrap at the width they are given, never cut off
-            for label in (self.warnings_label, message_label):
+            for label in (self.agreement_label, self.warnings_label, message_label):
                 label.configure(wraplength=max(150, event.width - 6))
 
         answer.bind("<Configure>", wrap)
@@ -158,6 +164,8 @@ class PhotoPanel(ttk.Frame):
         self._generation += 1
         generation = self._generation
         self.shown, self.path_shown = None, str(path)
+        self.tab.views_page.photo_opened(None)
+        self.agreement_text.set("")
         self.original_view.show(None)
         self.ela_view.show(None)
         self._show_verdict(None)
@@ -201,6 +209,7 @@ class PhotoPanel(ttk.Frame):
         if shown is None:
             return None
         shown.verdict = shown.overlay = None
+        self.agreement_text.set("")
         self._show_verdict(None)
         self._draw_original()
 
@@ -229,6 +238,7 @@ class PhotoPanel(ttk.Frame):
         name = Path(opened.path).name
         if shown is None:
             shown = self.shown = ShownPhoto(opened)
+            self.tab.views_page.photo_opened(shown)
             self.original_view.show(opened.display)
             for row in opened.metadata:
                 self.metadata.add(row)
@@ -251,10 +261,17 @@ class PhotoPanel(ttk.Frame):
         self._show_verdict(analysis.verdict)
         if self.show_heatmap.get():
             self._draw_original()
+        self.tab.views_page.photo_judged(shown)
+
+    def show_agreement(self, line: str) -> None:
+        """Which forensic views agree with the model's heatmap (the views page computes them)."""
+        self.agreement_text.set(line)
 
     def clear(self) -> None:
         self._generation += 1
         self.shown, self.path_shown = None, None
+        self.tab.views_page.photo_opened(None)
+        self.agreement_text.set("")
         self.original_view.show(None)
         self.ela_view.show(None)
         self.metadata.clear()
@@ -400,4 +417,5 @@ class PhotoPanel(ttk.Frame):
             and self.original_view.image is shown.overlay,
             "ela_settings": shown.ela_settings if shown is not None else None,
             "metadata": dict(self.metadata.rows()),
+            "views_agreement": self.agreement_text.get(),
         }
