@@ -47,9 +47,11 @@ def test_a_planted_copy_move_is_found_where_it_was_made(scale, rotation):
     box = (44, 148, 118, 222)
     forged, mask = copy_move(photo, box, (224, 49), scale, rotation)
     detection = forgery.detect_clones(resaved(forged, 85), display=(224, 148))
-    assert detection.regions, detection.to_json()
-    region = detection.regions[0]
-    # The copy and its source, whichever way round the matches were read.
+    # The copy and its source, whichever way round the matches were read (the cat's two eyes
+    # may be reported too: a natural look-alike pair).
+    (region,) = [
+        found for found in detection.regions if overlaps(found.source, mask) or overlaps(found.target, mask)
+    ]
     source_mask = Image.new("L", photo.size, 0)
     ImageDraw.Draw(source_mask).rectangle(box, fill=255)
     assert {overlaps(region.source, mask), overlaps(region.target, mask)} == {True, False}

@@ -475,7 +475,7 @@ VIEW_NAMES = ("noise", "ghosts", "clones", "gradient", "thumbnail")
 VIEW_TITLES = {
     "noise": "Noise residual",
     "ghosts": "JPEG ghosts",
-    "clones": "Clone detection",
+    "clones": "Clones",
     "gradient": "Luminance gradient",
     "thumbnail": "EXIF thumbnail",
 }

@@ -74,7 +74,7 @@ def view_figures(name: str, view) -> str:
         if not view.regions:
             return f"No copied region found ({view.candidate_matches} look-alike points checked)."
         found = "; ".join(
-            f"{region.matches} matches, scale {region.scale:.2f}, turned {region.rotation_degrees:.0f}°"
+            f"{region.matches} matches, scale {region.scale:.2f}, turned {abs(region.rotation_degrees):.0f}°"
             for region in view.regions
         )
         count = len(view.regions)
@@ -143,7 +143,7 @@ class ViewsPage(ttk.Frame):
             button = ttk.Radiobutton(
                 row, text=views.VIEW_TITLES[name], value=name, variable=self.chosen, command=self._view_chosen
             )
-            button.pack(side="left", padx=(0, 10))
+            button.pack(side="left", padx=(0, 6))
             self.selectors[name] = button
 
     def _build_controls(self) -> None:
@@ -163,7 +163,7 @@ class ViewsPage(ttk.Frame):
         def slider(name, key, label, lowest, highest, current):
             ttk.Label(self.control_rows[name], text=label).pack(side="left")
             variable = tk.DoubleVar(value=current)
-            ttk.Scale(self.control_rows[name], from_=lowest, to=highest, variable=variable, length=120).pack(
+            ttk.Scale(self.control_rows[name], from_=lowest, to=highest, variable=variable, length=90).pack(
                 side="left", padx=(4, 2)
             )
             shown = tk.StringVar()
@@ -176,9 +176,9 @@ class ViewsPage(ttk.Frame):
         choice("noise", "block", "Tile (px)", views.NOISE_BLOCKS, settings.noise.block)
         slider("noise", "gain", "Gain", 1, 50, settings.noise.gain)
         slider("ghosts", "shown_quality", "Re-save quality shown", 50, 95, settings.ghosts.shown_quality)
-        choice("clones", "work_side", "Working size (px)", clones.WORK_SIDES, settings.clones.work_side)
+        choice("clones", "work_side", "Working size", clones.WORK_SIDES, settings.clones.work_side)
         slider("clones", "ratio", "Match ratio", 0.3, 0.9, settings.clones.ratio)
-        slider("clones", "min_matches", "Minimum matches", 5, 60, settings.clones.min_matches)
+        slider("clones", "min_matches", "Min. matches", 5, 60, settings.clones.min_matches)
         choice("gradient", "tile", "Tile (px)", views.GRADIENT_TILES, settings.gradient.tile)
         slider("gradient", "gain", "Gain", 1, 20, settings.gradient.gain)
         ttk.Label(
