@@ -197,6 +197,26 @@ def test_a_saved_calibrated_model_scores_as_in_the_grid_and_a_tampered_calibrati
         imbalanced.load_pipeline(tampered)
 
 
+def test_on_many_rows_cross_validation_runs_on_a_stratified_sample_and_the_model_on_all(
+    transactions, monkeypatch
+):
+    from training.imbalanced import grid
+
+    _path, _frame, data = transactions
+    monkeypatch.setattr(grid, "CV_MAX_ROWS", 1000)
+    parts, result = configuration(
+        data, "logistic_regression", "none", imbalanced.GridSettings(calibration="sigmoid")
+    )
+    assert len(result.cv_labels) == len(result.cv_probabilities) == 1000
+    assert result.cv_labels.mean() == pytest.approx(parts.train_labels.mean(), abs=0.002)
+    assert result.counts_before == np.bincount(parts.train_labels).tolist()  # fitted on every training row
+    assert len(result.test_probabilities) == len(parts.test_labels)
+    _parts, (_default, tuned) = imbalanced.run_grid(
+        data, ["logistic_regression"], ["none"], tuning=imbalanced.TuningSettings(1)
+    )
+    assert tuned.tuning["trials"] == 1
+
+
 # Validation on the future ---------------------------------------------------------------------------
 
 

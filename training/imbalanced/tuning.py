@@ -112,16 +112,18 @@ def tune(
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold
 
+    from training.imbalanced.grid import cross_validation_rows
     from training.imbalanced.pipelines import build_pipeline
 
     if model not in TUNABLE_MODELS:
         raise InvalidInputError(f"The {model} model has no settings to tune.")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     template = build_pipeline(model, method, data, parts.train_labels, settings.seed, memory)
+    # The rows and folds of the grid's own cross-validation.
+    cv_rows = cross_validation_rows(parts.train_labels, settings.seed)
+    features, labels = parts.train_features.iloc[cv_rows], parts.train_labels[cv_rows]
     folds = list(
-        StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed).split(
-            parts.train_features, parts.train_labels
-        )
+        StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed).split(features, labels)
     )
     started = time.perf_counter()
     budget = tuning.trials or math.inf
@@ -135,9 +137,9 @@ def tune(
             pipeline = clone(template).set_params(
                 **{f"model__{key}": value for key, value in parameters.items()}
             )
-            pipeline.fit(parts.train_features.iloc[fit_rows], parts.train_labels[fit_rows])
-            held = pipeline.predict_proba(parts.train_features.iloc[held_rows])[:, 1]
-            scores.append(metrics.average_precision_score(parts.train_labels[held_rows], held))
+            pipeline.fit(features.iloc[fit_rows], labels[fit_rows])
+            held = pipeline.predict_proba(features.iloc[held_rows])[:, 1]
+            scores.append(metrics.average_precision_score(labels[held_rows], held))
             trial.report(float(np.mean(scores)), number)
             if trial.should_prune():
                 raise optuna.TrialPruned()

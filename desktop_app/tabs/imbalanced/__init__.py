@@ -588,7 +588,7 @@ class ImbalancedTab(ToolTab):
             return
         try:
             threshold = imbalanced.choose_threshold(
-                self.split.train_labels,
+                selected[0].cv_labels,
                 selected[0].cv_probabilities,
                 objective,
                 min_precision=min_precision,
