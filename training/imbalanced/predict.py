@@ -68,9 +68,9 @@ class TabularPredictor:
             for start in range(0, len(features), REASON_BATCH_ROWS):
                 batch = features.iloc[start : start + REASON_BATCH_ROWS]
                 values = contributions(self.saved.pipeline, batch, self.saved.background)
-                scored.reasons += [
-                    values.reasons(row, batch.iloc[row], reason_count) for row in range(len(batch))
-                ]
+                # Plain dicts: a pandas row lookup per row would cost more than the explanation.
+                rows = batch.to_dict("records")
+                scored.reasons += [values.reasons(row, rows[row], reason_count) for row in range(len(batch))]
                 scored.reason_method = values.method
         return scored
 
