@@ -5,11 +5,16 @@ from __future__ import annotations
 
 
 def draw_reliability(
-    axes, reliability: dict, title: str = "", positive: str = "tampered", items: str = "photos"
+    axes,
+    reliability: dict,
+    title: str = "",
+    positive: str = "tampered",
+    items: str = "photos",
+    legend: bool = True,
 ) -> None:
     """`reliability` as `training.core.probability_figures.expected_calibration_error` returns it:
     bars at each bin's observed positive share, the diagonal where they would sit if the
-    probability meant exactly what it says, and each bin's count of `items`."""
+    probability meant exactly what it says (dashed), and each bin's count of `items`."""
     bins = reliability["bins"]
     centres = [(row["low"] + row["high"]) / 2 for row in bins]
     widths = [row["high"] - row["low"] for row in bins]
@@ -39,4 +44,5 @@ def draw_reliability(
     axes.set_title(
         f"{title} (ECE {reliability['ece']:.3f})" if title else f"ECE {reliability['ece']:.3f}", fontsize=9
     )
-    axes.legend(loc="upper left", fontsize=6)
+    if legend:  # a small chart among others reads better without it
+        axes.legend(loc="upper left", fontsize=6)

@@ -505,6 +505,7 @@ class ImbalancedTab(ToolTab):
                     f"Brier {ranking['brier']:.3f}",
                     f"'{self.positive_label()}'",
                     "rows",
+                    legend=False,
                 )
                 for actual, style in ((0, "#999999"), (1, colour)):
                     spread_axes.hist(
