@@ -4,6 +4,7 @@ linked with `link_views` zoom and pan together (e.g. a photo beside its ELA imag
 from __future__ import annotations
 
 import tkinter as tk
+from tkinter import ttk
 
 from PIL import Image, ImageTk
 
@@ -137,3 +138,17 @@ def link_views(*views: ImageView) -> None:
     images of one size shown in canvases of one size."""
     for view in views:
         view.linked = [other for other in views if other is not view]
+
+
+def photo_beside(parent, caption: str) -> tuple[ttk.Frame, ImageView, ImageView]:
+    """A frame holding the photo and one view of it side by side, sharing the width alike and
+    linked (zooming or panning one moves the other): (frame, photo view, other view)."""
+    frame = ttk.Frame(parent)
+    photo = ImageView(frame, 320, 240, caption="photo (wheel zooms, drag pans)")
+    other = ImageView(frame, 320, 240, caption=caption)
+    frame.columnconfigure((0, 1), weight=1, uniform="views")
+    frame.rowconfigure(0, weight=1)
+    photo.grid(row=0, column=0, sticky="nsew", padx=(0, 3))
+    other.grid(row=0, column=1, sticky="nsew", padx=(3, 0))
+    link_views(photo, other)
+    return frame, photo, other

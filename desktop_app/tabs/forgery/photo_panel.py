@@ -20,7 +20,7 @@ from PIL import Image
 
 from desktop_app.jobs import LatestOnly
 from desktop_app.tabs.forgery.colours import NO_VERDICT_COLOUR, VERDICT_COLOURS, WARNING_COLOUR
-from desktop_app.widgets.image_view import ImageView, link_views
+from desktop_app.widgets.image_view import photo_beside
 from desktop_app.widgets.results_table import ResultsTable
 from training import forgery
 from training.core.errors import InvalidInputError
@@ -146,15 +146,8 @@ class PhotoPanel(ttk.Frame):
         answer.bind("<Configure>", wrap)
 
     def _build_views(self) -> None:
-        views = ttk.Frame(self)
+        views, self.original_view, self.ela_view = photo_beside(self, "ELA")
         views.pack(fill="both", expand=True, pady=(4, 0))
-        self.original_view = ImageView(views, 320, 240, caption="photo (wheel zooms, drag pans)")
-        self.ela_view = ImageView(views, 320, 240, caption="ELA")
-        views.columnconfigure((0, 1), weight=1, uniform="views")
-        views.rowconfigure(0, weight=1)
-        self.original_view.grid(row=0, column=0, sticky="nsew", padx=(0, 3))
-        self.ela_view.grid(row=0, column=1, sticky="nsew", padx=(3, 0))
-        link_views(self.original_view, self.ela_view)
         self._show_ela_settings()
 
     # A photo, analysed by the engine -----------------------------------------------------------

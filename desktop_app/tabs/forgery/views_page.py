@@ -15,7 +15,7 @@ from dataclasses import replace
 from tkinter import ttk
 
 from desktop_app.jobs import LatestOnly
-from desktop_app.widgets.image_view import ImageView, link_views
+from desktop_app.widgets.image_view import photo_beside
 from training import forgery
 from training.core.errors import InvalidInputError
 from training.forgery import clones, views
@@ -120,15 +120,8 @@ class ViewsPage(ttk.Frame):
         ttk.Label(
             self, textvariable=self.figures_text, font=("TkDefaultFont", 11, "bold"), wraplength=700
         ).pack(fill="x", pady=(4, 0))
-        pictures = ttk.Frame(self)
+        pictures, self.photo_view, self.view_view = photo_beside(self, "view")
         pictures.pack(fill="both", expand=True, pady=(4, 0))
-        self.photo_view = ImageView(pictures, 320, 240, caption="photo (wheel zooms, drag pans)")
-        self.view_view = ImageView(pictures, 320, 240, caption="view")
-        pictures.columnconfigure((0, 1), weight=1, uniform="views")
-        pictures.rowconfigure(0, weight=1)
-        self.photo_view.grid(row=0, column=0, sticky="nsew", padx=(0, 3))
-        self.view_view.grid(row=0, column=1, sticky="nsew", padx=(3, 0))
-        link_views(self.photo_view, self.view_view)
         self.bind(
             "<Configure>", lambda event: self.note_label.configure(wraplength=max(300, event.width - 20))
         )
