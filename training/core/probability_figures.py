@@ -13,6 +13,12 @@ def logit(probability):
     return np.log(clipped / (1 - clipped))
 
 
+def platt_scaled(probability, slope: float, intercept: float):
+    """Platt's sigmoid on the logit: 1 / (1 + exp(−(slope · logit(p) + intercept))), of a float
+    or an array."""
+    return 1 / (1 + np.exp(-(slope * logit(probability) + intercept)))
+
+
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict:
     """ECE over equal-width bins, and each bin's mean probability, share of positives and count
     (the reliability diagram)."""

@@ -6,7 +6,6 @@ from training.forgery.calibration import (
     CHECKED_QUALITIES,
     MIN_CONCLUSIVE_SIDE,
     Calibration,
-    logit,
 )
 from training.forgery.clones import (
     CloneDetection,
@@ -256,7 +255,6 @@ __all__ = [
     "LabelledPhoto",
     "LABELS",
     "list_photos",
-    "logit",
     "LOSSLESS",
     "LOSSLESS_FORMATS",
     "LOSSLESS_MIN_AUC",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.core.probability_figures import logit
+from training.core.probability_figures import platt_scaled
 from training.forgery.ela import LOSSLESS_FORMATS
 from training.forgery.metadata import PhotoFacts
 
@@ -59,7 +59,7 @@ class Calibration:
 
     def probability(self, raw):
         """Calibrated tampering probability of raw network scores (a float or an array)."""
-        calibrated = 1 / (1 + np.exp(-(self.slope * logit(raw) + self.intercept)))
+        calibrated = platt_scaled(raw, self.slope, self.intercept)
         return float(calibrated) if np.ndim(calibrated) == 0 else calibrated
 
     @property

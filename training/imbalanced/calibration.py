@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.core.probability_figures import logit
+from training.core.probability_figures import logit, platt_scaled
 
 CALIBRATION_METHODS = ("none", "sigmoid", "isotonic")
 
@@ -36,7 +36,7 @@ class ProbabilityCalibration:
     def apply(self, probabilities) -> np.ndarray:
         probabilities = np.asarray(probabilities, dtype=float)
         if self.method == "sigmoid":
-            return 1.0 / (1.0 + np.exp(-(self.slope * logit(probabilities) + self.intercept)))
+            return platt_scaled(probabilities, self.slope, self.intercept)
         return np.interp(probabilities, self.x, self.y)
 
     def to_json(self) -> dict:
