@@ -73,6 +73,7 @@ from training.imbalanced.grid import (
     ConfigurationResult,
     GridSettings,
     Split,
+    configuration_label,
     configurations,
     cross_validated_probabilities,
     cross_validation_rows,
@@ -100,6 +101,7 @@ from training.imbalanced.pipeline_files import (
 from training.imbalanced.pipelines import (
     ALL_MODELS,
     BASELINE_MODELS,
+    BOOSTER_LIBRARIES,
     MAX_CATEGORIES,
     METHOD_LABELS,
     METHODS,
@@ -108,12 +110,14 @@ from training.imbalanced.pipelines import (
     OPTIONAL_MODELS,
     RESAMPLER_MAX_ROWS,
     RESAMPLING_STEPS,
+    booster_library,
     build_model,
     build_pipeline,
     majority_cap,
     model_input,
     model_installed,
     resampled_counts,
+    with_model_parameters,
 )
 from training.imbalanced.predict import (
     REASON_BATCH_ROWS,
@@ -147,6 +151,8 @@ __all__ = [
     "as_categories",
     "BASELINE_MODELS",
     "best_configuration",
+    "BOOSTER_LIBRARIES",
+    "booster_library",
     "build_model",
     "build_pipeline",
     "CALIBRATION_LABELS",
@@ -158,6 +164,7 @@ __all__ = [
     "column_groups",
     "column_kind",
     "ColumnSummary",
+    "configuration_label",
     "ConfigurationResult",
     "configurations",
     "Contributions",
@@ -253,4 +260,5 @@ __all__ = [
     "TUNABLE_MODELS",
     "tune",
     "TuningSettings",
+    "with_model_parameters",
 ]

@@ -187,21 +187,23 @@ def column_groups(pipeline, columns: list[str]) -> dict[str, list[int]]:
 
 def _input_contributions(model, inputs: np.ndarray, background, groups) -> tuple[np.ndarray, float, str, str]:
     """(rows × model inputs contributions, base, method, scale)."""
-    module = type(model).__module__
-    if module.startswith("xgboost"):
-        import xgboost
+    from training.imbalanced.pipelines import booster_library
 
-        raw = model.get_booster().predict(xgboost.DMatrix(inputs), pred_contribs=True)
-        return raw[:, :-1], float(raw[0, -1]), "tree_shap", "log-odds"
-    if module.startswith("lightgbm") or hasattr(model, "model_text"):
-        raw = model.booster_.predict(inputs, pred_contrib=True)
-        return raw[:, :-1], float(raw[0, -1]), "tree_shap", "log-odds"
-    if module.startswith("catboost"):
-        import catboost
+    library = booster_library(model)
+    if library is not None:
+        # The library's own TreeSHAP: one column per input, then the base value.
+        if library == "xgboost":
+            import xgboost
 
-        raw = model.get_feature_importance(catboost.Pool(inputs), type="ShapValues")
+            raw = model.get_booster().predict(xgboost.DMatrix(inputs), pred_contribs=True)
+        elif library == "lightgbm":
+            raw = model.booster_.predict(inputs, pred_contrib=True)
+        else:
+            import catboost
+
+            raw = model.get_feature_importance(catboost.Pool(inputs), type="ShapValues")
         return raw[:, :-1], float(raw[0, -1]), "tree_shap", "log-odds"
-    if module.startswith("sklearn.linear_model") and background is not None:
+    if type(model).__module__.startswith("sklearn.linear_model") and background is not None:
         coefficients = model.coef_[0]
         return (
             (inputs - background) * coefficients,
@@ -231,12 +233,9 @@ def _input_contributions(model, inputs: np.ndarray, background, groups) -> tuple
 def explainable(model, background: np.ndarray | None) -> bool:
     """Whether `contributions` can explain `model`: every model can, given the baseline that
     files saved before format version 2 lack; without it only the tree libraries' own SHAP."""
-    module = type(model).__module__
-    return (
-        background is not None
-        or module.startswith(("xgboost", "lightgbm", "catboost"))
-        or hasattr(model, "model_text")
-    )
+    from training.imbalanced.pipelines import booster_library
+
+    return background is not None or booster_library(model) is not None
 
 
 def _is_tree_ensemble(model) -> bool:
@@ -267,11 +266,9 @@ def _baseline_occlusion(model, inputs: np.ndarray, background: np.ndarray, group
 
 def json_value(value):
     """A feature value as JSON can hold it: numbers as numbers, missing as None, else text."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and np.isnan(value):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return value if isinstance(value, bool | int | float) else str(value)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from training.core.errors import InvalidInputError, TrainingCancelled
+from training.core.probability_figures import separation_figures
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 from training.imbalanced.calibration import (
     CALIBRATION_METHODS,
@@ -31,6 +32,7 @@ from training.imbalanced.pipelines import (
     build_pipeline,
     model_input,
     resampled_counts,
+    with_model_parameters,
 )
 from training.imbalanced.thresholds import choose_threshold, metrics_at, ranking_metrics
 
@@ -99,7 +101,7 @@ class ConfigurationResult:
 
     @property
     def label(self) -> str:
-        return f"{MODEL_LABELS[self.model]}{' (tuned)' if self.tuning else ''} + {METHOD_LABELS[self.method]}"
+        return configuration_label(self.model, self.method, self.tuning is not None)
 
     @property
     def test_positive_share(self) -> float:
@@ -242,8 +244,7 @@ def evaluate_configuration(
 
     started = time.perf_counter()
     template = build_pipeline(model, method, data, parts.train_labels, settings.seed, memory)
-    if parameters:
-        template.set_params(**{f"model__{name}": value for name, value in parameters.items()})
+    template = with_model_parameters(template, parameters or {})
     cv_rows = cross_validation_rows(parts.train_labels, settings.seed)
     cv_features, cv_labels = parts.train_features.iloc[cv_rows], parts.train_labels[cv_rows]
     out_of_fold = cross_validated_probabilities(template, cv_features, cv_labels, settings, cancel)
@@ -263,7 +264,7 @@ def evaluate_configuration(
     pipeline = clone(template).fit(parts.train_features, parts.train_labels)
     probabilities = pipeline.predict_proba(parts.test_features)[:, 1]
     if calibration is not None:
-        figures = ranking_metrics(parts.test_labels, probabilities)
+        figures = separation_figures(parts.test_labels, probabilities)
         uncalibrated = {"brier": figures["brier"], "ece": figures["ece"]}
         probabilities = calibration.apply(probabilities)
     before, after = resampled_counts(pipeline, parts.train_features, parts.train_labels)
@@ -307,22 +308,30 @@ def cross_validation_rows(labels: np.ndarray, seed: int) -> np.ndarray:
 
 
 def cross_validated_probabilities(
-    template, features, labels: np.ndarray, settings: GridSettings, cancel=None
+    template, features, labels: np.ndarray, settings: GridSettings, cancel=None, fold_done=None
 ) -> np.ndarray:
     """Out-of-fold probabilities of `template` on (features, labels): seeded stratified folds,
-    each fold's pipeline (resampling included) fitted on the other folds only."""
+    each fold's pipeline (resampling included) fitted on the other folds only. `fold_done(number,
+    held_rows, out_of_fold)` is called after each fold (tuning scores and prunes there)."""
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold
 
     out_of_fold = np.zeros(len(labels))
     folds = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
-    for fit_rows, held_rows in folds.split(features, labels):
+    for number, (fit_rows, held_rows) in enumerate(folds.split(features, labels)):
         if cancel is not None and cancel.cancelled:
             raise TrainingCancelled()
         fold_pipeline = clone(template)
         fold_pipeline.fit(features.iloc[fit_rows], labels[fit_rows])
         out_of_fold[held_rows] = fold_pipeline.predict_proba(features.iloc[held_rows])[:, 1]
+        if fold_done is not None:
+            fold_done(number, held_rows, out_of_fold)
     return out_of_fold
+
+
+def configuration_label(model: str, method: str, tuned: bool) -> str:
+    """How tables and progress name a configuration: "XGBoost (tuned) + SMOTE"."""
+    return f"{MODEL_LABELS[model]}{' (tuned)' if tuned else ''} + {METHOD_LABELS[method]}"
 
 
 def configurations(models: Sequence[str], methods: Sequence[str]) -> list[tuple[str, str]]:
@@ -372,14 +381,11 @@ def evaluate_grid(
 ) -> list[ConfigurationResult]:
     from training.imbalanced.tuning import TUNABLE_MODELS, tune
 
-    steps = [(model, method, False) for model, method in grid]
-    if tuning is not None:
-        steps = [
-            step
-            for model, method in grid
-            for step in [(model, method, False)]
-            + ([(model, method, True)] if model in TUNABLE_MODELS else [])
-        ]
+    steps = [
+        (model, method, tuned)
+        for model, method in grid
+        for tuned in ((False, True) if tuning is not None and model in TUNABLE_MODELS else (False,))
+    ]
     results = []
     started = time.perf_counter()
     with resampling_cache() as memory:
@@ -387,7 +393,7 @@ def evaluate_grid(
             if cancel is not None and cancel.cancelled:
                 raise TrainingCancelled()
             elapsed = time.perf_counter() - started
-            label = f"{MODEL_LABELS[model]}{' (tuned)' if tuned else ''} + {METHOD_LABELS[method]}"
+            label = configuration_label(model, method, tuned)
 
             def step_report(message: str, position=position, elapsed=elapsed) -> None:
                 report(

@@ -123,10 +123,9 @@ def model_kind(model) -> str:
 
     if isinstance(model, KerasMLPClassifier):
         return "keras"
-    for library in ("xgboost", "lightgbm", "catboost"):
-        if type(model).__module__.startswith(library):
-            return library
-    return "skops"
+    from training.imbalanced.pipelines import booster_library
+
+    return booster_library(model) or "skops"
 
 
 def load_pipeline(path) -> SavedPipeline:

@@ -254,6 +254,21 @@ def build_pipeline(
     return Pipeline(steps, memory=memory)
 
 
+BOOSTER_LIBRARIES = ("xgboost", "lightgbm", "catboost")  # save their own models, compute their own SHAP
+
+
+def booster_library(model) -> str | None:
+    """Which of `BOOSTER_LIBRARIES` `model` comes from, or None."""
+    if hasattr(model, "model_text"):  # a LightGBM model loaded from its saved text (boosters.py)
+        return "lightgbm"
+    return next((name for name in BOOSTER_LIBRARIES if type(model).__module__.startswith(name)), None)
+
+
+def with_model_parameters(pipeline, parameters: dict):
+    """`pipeline` with its model's settings changed by `parameters` (tuning's findings)."""
+    return pipeline.set_params(**{f"model__{name}": value for name, value in parameters.items()})
+
+
 def model_input(pipeline, features) -> np.ndarray:
     """`features` as the pipeline's model sees them: through every step but the model,
     skipping resampling (it only runs while fitting, and may come last, as ADASYN does)."""

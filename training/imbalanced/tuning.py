@@ -9,13 +9,12 @@ two sit side by side on the test split.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from training.core.errors import InvalidInputError, TrainingCancelled
+from training.core.errors import InvalidInputError
 from training.core.progress import CancelToken, Progress, ProgressCallback, ignore_progress
 
 
@@ -109,11 +108,9 @@ def tune(
     """(the best settings found, a summary: trials run, minutes, best CV PR AUC)."""
     import optuna
     from sklearn import metrics
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold
 
-    from training.imbalanced.grid import cross_validation_rows
-    from training.imbalanced.pipelines import build_pipeline
+    from training.imbalanced.grid import cross_validated_probabilities, cross_validation_rows
+    from training.imbalanced.pipelines import build_pipeline, with_model_parameters
 
     if model not in TUNABLE_MODELS:
         raise InvalidInputError(f"The {model} model has no settings to tune.")
@@ -122,29 +119,19 @@ def tune(
     # The rows and folds of the grid's own cross-validation.
     cv_rows = cross_validation_rows(parts.train_labels, settings.seed)
     features, labels = parts.train_features.iloc[cv_rows], parts.train_labels[cv_rows]
-    folds = list(
-        StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed).split(features, labels)
-    )
     started = time.perf_counter()
-    budget = tuning.trials or math.inf
 
     def objective(trial) -> float:
-        if cancel is not None and cancel.cancelled:
-            raise TrainingCancelled()
-        parameters = search_space(model, trial)
         scores = []
-        for number, (fit_rows, held_rows) in enumerate(folds):
-            pipeline = clone(template).set_params(
-                **{f"model__{key}": value for key, value in parameters.items()}
-            )
-            pipeline.fit(features.iloc[fit_rows], labels[fit_rows])
-            held = pipeline.predict_proba(features.iloc[held_rows])[:, 1]
-            scores.append(metrics.average_precision_score(labels[held_rows], held))
+
+        def fold_done(number: int, held_rows, out_of_fold) -> None:
+            scores.append(metrics.average_precision_score(labels[held_rows], out_of_fold[held_rows]))
             trial.report(float(np.mean(scores)), number)
             if trial.should_prune():
                 raise optuna.TrialPruned()
-            if cancel is not None and cancel.cancelled:
-                raise TrainingCancelled()
+
+        pipeline = with_model_parameters(template, search_space(model, trial))
+        cross_validated_probabilities(pipeline, features, labels, settings, cancel, fold_done)
         return float(np.mean(scores))
 
     def progress(study, trial) -> None:
@@ -169,7 +156,7 @@ def tune(
     )
     study.optimize(
         objective,
-        n_trials=None if budget == math.inf else int(budget),
+        n_trials=tuning.trials,
         timeout=tuning.minutes * 60 if tuning.minutes else None,
         callbacks=[progress],
     )
