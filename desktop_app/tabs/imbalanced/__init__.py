@@ -146,6 +146,7 @@ class ImbalancedTab(ToolTab):
         )
         ttk.Label(protocol, text="Test on:").pack(side="left")
         self.split_choice = tk.StringVar(value=RANDOM_SPLIT)
+        self.split_choices = dict(SPLIT_CHOICES)  # what the selector shows → Problem.split_by
         self.split_selector = ttk.Combobox(
             protocol, textvariable=self.split_choice, state="readonly", width=24, values=list(SPLIT_CHOICES)
         )
@@ -284,10 +285,12 @@ class ImbalancedTab(ToolTab):
             + "".join(f"\n{note}" for note in frame.attrs.get("reading_notes", []))
         )
         self.target_selector.configure(values=list(frame.columns))
-        ordered = [column.name for column in summaries if column.kind in ("date", "numeric")]
-        self.split_selector.configure(
-            values=[*SPLIT_CHOICES, *(f"the latest by '{name}'" for name in ordered)]
-        )
+        self.split_choices = SPLIT_CHOICES | {
+            f"the latest by '{column.name}'": column.name
+            for column in summaries
+            if column.kind in ("date", "numeric")
+        }
+        self.split_selector.configure(values=list(self.split_choices))
         self.split_choice.set(RANDOM_SPLIT)
         self.target_choice.set(imbalanced.suggest_target(frame))
         self.exclude_list.delete(0, "end")
@@ -319,8 +322,7 @@ class ImbalancedTab(ToolTab):
     def problem(self) -> imbalanced.Problem:
         excluded = tuple(self.exclude_list.get(index) for index in self.exclude_list.curselection())
         excluded = tuple(name for name in excluded if name != self.target_choice.get())
-        choice = self.split_choice.get()
-        split_by = SPLIT_CHOICES[choice] if choice in SPLIT_CHOICES else choice.split("'", 1)[1][:-1]
+        split_by = self.split_choices[self.split_choice.get()]
         return imbalanced.Problem(self.target_choice.get(), self.positive_choice.get(), excluded, split_by)
 
     def grid_settings(self) -> tuple[imbalanced.GridSettings, imbalanced.TuningSettings | None]:
@@ -517,7 +519,8 @@ class ImbalancedTab(ToolTab):
                         color=style,
                         label="actually yes" if actual else "actually no",
                     )
-                spread_axes.axvline(self.threshold.get(), color="#555555", linestyle="--", linewidth=0.8)
+                # The CV-chosen threshold (the slider moves without redrawing the charts).
+                spread_axes.axvline(result.threshold, color="#555555", linestyle="--", linewidth=0.8)
         roc_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
         gains_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
         lift_axes.axhline(1.0, color="#999999", linestyle=":")
