@@ -11,6 +11,7 @@ from tkinter import filedialog, ttk
 from desktop_app.jobs import JobRunner
 from desktop_app.model_cache import ModelCache
 from desktop_app.widgets.messages import MessageWindow
+from desktop_app.widgets.scrolling_pane import ScrollingPane
 from training.core import paths
 from training.core.errors import WorkbenchError
 from training.core.registry import ModelRegistry
@@ -43,6 +44,24 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+class ToolNotebook(ttk.Notebook):
+    """The main notebook: each tool tab lies in a scrolling pane, which is the notebook's page;
+    `select(tab)` takes the tab or its pane, `select()` answers the pane."""
+
+    def add_tool(self, tool_class, app):
+        pane = ScrollingPane(self)
+        tab = tool_class(pane.interior, app)
+        pane.hold(tab)
+        tab.pane = pane
+        self.add(pane, text=tab.title)
+        return tab
+
+    def select(self, tab_id=None):
+        if tab_id is None:
+            return super().select()
+        return super().select(getattr(tab_id, "pane", tab_id))
+
+
 class WorkbenchApp:
     def __init__(self, root: tk.Tk, registry: ModelRegistry | None = None, data_dir=None):
         from desktop_app.tabs.anomaly import AnomalyTab
@@ -55,9 +74,6 @@ class WorkbenchApp:
         self.data_dir = data_dir
         self.messages: list[MessageWindow] = []
         root.title(TITLE)
-        style = ttk.Style(root)
-        if "clam" in style.theme_names():
-            style.theme_use("clam")
         root.geometry("1100x760")
         root.minsize(820, 560)
         root.report_callback_exception = self.report_callback_exception
@@ -72,16 +88,12 @@ class WorkbenchApp:
             root, textvariable=self.status_text, anchor="w", relief="sunken", padding=(6, 2)
         )
         status_bar.pack(side="bottom", fill="x")
-        self.notebook = ttk.Notebook(root)
+        self.notebook = ToolNotebook(root)
         self.notebook.pack(fill="both", expand=True)
         self.tabs = [
-            DigitsTab(self.notebook, self),
-            AnomalyTab(self.notebook, self),
-            ImbalancedTab(self.notebook, self),
-            ForgeryTab(self.notebook, self),
+            self.notebook.add_tool(tool_class, self)
+            for tool_class in (DigitsTab, AnomalyTab, ImbalancedTab, ForgeryTab)
         ]
-        for tab in self.tabs:
-            self.notebook.add(tab, text=tab.title)
         self.menu = self._build_menu()
         root.protocol("WM_DELETE_WINDOW", self.quit)
         self.shown_warnings: set[str] = set()
@@ -133,7 +145,7 @@ class WorkbenchApp:
 
     @property
     def current_tab(self):
-        return self.root.nametowidget(self.notebook.select())
+        return self.root.nametowidget(self.notebook.select()).content
 
     def open_files(self) -> None:
         tab = self.current_tab

@@ -88,21 +88,27 @@ class AnomalyTab(ToolTab):
         top = ttk.Frame(self)
         top.pack(fill="x")
         self.build_model_selector(top, model_label(anomaly.ALL_DIGITS_MODEL), width=20)
-        ttk.Label(top, text="Threshold rule:").pack(side="left", padx=(10, 0))
+        self.model_state = tk.StringVar(value="model not loaded yet")
+        ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
+        threshold_row = ttk.Frame(self)
+        threshold_row.pack(fill="x", pady=(4, 0))
+        ttk.Label(threshold_row, text="Threshold rule:").pack(side="left")
         self.rule_choice = tk.StringVar()
-        self.rule_selector = ttk.Combobox(top, textvariable=self.rule_choice, state="readonly", width=30)
+        self.rule_selector = ttk.Combobox(
+            threshold_row, textvariable=self.rule_choice, state="readonly", width=30
+        )
         self.rule_selector.pack(side="left", padx=4)
         self.rule_selector.bind("<<ComboboxSelected>>", lambda _event: self._rule_selected())
         self.threshold_text = tk.StringVar(value="threshold –")
-        ttk.Label(top, textvariable=self.threshold_text).pack(side="left", padx=8)
+        ttk.Label(threshold_row, textvariable=self.threshold_text).pack(side="left", padx=8)
         self.save_threshold_button = ttk.Button(
-            top, text="Save threshold", command=self.save_threshold, state="disabled"
+            threshold_row, text="Save threshold", command=self.save_threshold, state="disabled"
         )
         self.save_threshold_button.pack(side="left")
-        self.test_set_button = ttk.Button(top, text="Score the MNIST test set", command=self.score_test_set)
+        self.test_set_button = ttk.Button(
+            threshold_row, text="Score the MNIST test set", command=self.score_test_set
+        )
         self.test_set_button.pack(side="right")
-        self.model_state = tk.StringVar(value="model not loaded yet")
-        ttk.Label(self, textvariable=self.model_state, foreground="#555555").pack(anchor="w", pady=(2, 0))
         self._refresh_model_choices()
 
         body = ttk.Frame(self)
@@ -120,7 +126,7 @@ class AnomalyTab(ToolTab):
         self.results = ResultsTable(
             left,
             [
-                ("file", "File", 150),
+                ("file", "File", 100),
                 ("score", "Score", 60),
                 ("margin", "vs threshold", 80),
                 ("verdict", "Verdict", 84),
@@ -133,7 +139,7 @@ class AnomalyTab(ToolTab):
         ttk.Button(left, text="Clear", command=self.clear).pack(anchor="e", pady=(4, 0))
 
         self.pages = ttk.Notebook(body)
-        self.pages.pack(side="left", fill="both", expand=True, padx=(10, 0))
+        self.pages.pack(side="left", fill="both", expand=True, padx=(6, 0))
         self.image_page = ttk.Frame(self.pages, padding=6)
         self.histogram_page = ttk.Frame(self.pages, padding=6)
         self.grid_page = ttk.Frame(self.pages, padding=6)
@@ -148,9 +154,9 @@ class AnomalyTab(ToolTab):
     def _build_image_page(self) -> None:
         views = ttk.Frame(self.image_page)
         views.pack()
-        self.original_view = ImageView(views, 180, 180, pixelated=True, caption="what the model sees")
-        self.reconstruction_view = ImageView(views, 180, 180, pixelated=True, caption="reconstruction")
-        self.error_view = ImageView(views, 180, 180, pixelated=True, caption="error (bright = worse)")
+        self.original_view = ImageView(views, 150, 150, pixelated=True, caption="what the model sees")
+        self.reconstruction_view = ImageView(views, 150, 150, pixelated=True, caption="reconstruction")
+        self.error_view = ImageView(views, 150, 150, pixelated=True, caption="error (bright = worse)")
         for column, view in enumerate((self.original_view, self.reconstruction_view, self.error_view)):
             view.grid(row=0, column=column, padx=3)
         self.verdict_text = tk.StringVar(value="–")
@@ -159,7 +165,7 @@ class AnomalyTab(ToolTab):
         )
         self.verdict_label.pack(pady=(10, 0))
         self.message_text = tk.StringVar(value="Drop images to score them.")
-        ttk.Label(self.image_page, textvariable=self.message_text, wraplength=540).pack(fill="x", pady=(6, 0))
+        ttk.Label(self.image_page, textvariable=self.message_text, wraplength=460).pack(fill="x", pady=(6, 0))
 
     def _page_changed(self) -> None:
         page = self.pages.select()

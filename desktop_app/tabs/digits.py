@@ -78,7 +78,7 @@ class DigitsTab(ToolTab):
         self.results = ResultsTable(
             left,
             [
-                ("file", "File", 220),
+                ("file", "File", 180),
                 ("digit", "Digit", 50),
                 ("confidence", "Confidence", 80),
                 ("status", "Status", 70),
@@ -93,16 +93,16 @@ class DigitsTab(ToolTab):
         right.pack(side="left", fill="both", padx=(10, 0))
         views = ttk.Frame(right)
         views.pack()
-        self.original_view = ImageView(views, 230, 230, caption="original")
+        self.original_view = ImageView(views, 200, 200, caption="original")
         self.original_view.grid(row=0, column=0, padx=(0, 6))
-        self.model_view = ImageView(views, 230, 230, pixelated=True, caption="what the model sees (28×28)")
+        self.model_view = ImageView(views, 200, 200, pixelated=True, caption="what the model sees (28×28)")
         self.model_view.grid(row=0, column=1)
         self.answer_text = tk.StringVar(value="–")
         ttk.Label(right, textvariable=self.answer_text, font=("TkDefaultFont", 40, "bold")).pack(pady=(8, 0))
-        self.bars = BarList(right, rows=3, width=420)
+        self.bars = BarList(right, rows=3, width=400)
         self.bars.pack(fill="x")
         self.message_text = tk.StringVar(value="Drop images to classify them.")
-        ttk.Label(right, textvariable=self.message_text, wraplength=440).pack(fill="x", pady=(6, 0))
+        ttk.Label(right, textvariable=self.message_text, wraplength=400).pack(fill="x", pady=(6, 0))
 
     def model_names(self) -> list[str]:
         return list(MODEL_CHOICES.values())
@@ -274,7 +274,7 @@ class EvaluationView(ttk.Frame):
         ttk.Checkbutton(
             controls, text="rotated test set (±90°)", variable=self.rotated, command=self.redraw
         ).pack(side="left", padx=8)
-        ttk.Label(controls, textvariable=self.source_text, wraplength=600).pack(side="left", padx=8)
+        ttk.Label(controls, textvariable=self.source_text, wraplength=380).pack(side="left", padx=8)
         self.accuracy_text = tk.StringVar()
         ttk.Label(self, textvariable=self.accuracy_text, font=("TkDefaultFont", 12, "bold")).pack(
             anchor="w", pady=4

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from tkinter import font as tkfont
 from tkinter import ttk
+
+HEADING_MARGIN = 14  # the padding around a heading's text, so that it is never cut off
+HORIZONTAL_WIDTH = 420
 
 
 class ResultsTable(ttk.Frame):
@@ -14,13 +18,16 @@ class ResultsTable(ttk.Frame):
         height: int = 10,
         horizontal_scroll: bool = False,
     ):
-        """`columns`: (key, heading, width in pixels)."""
+        """`columns`: (key, heading, width in pixels; widened to fit the heading). A table that
+        scrolls across asks for `HORIZONTAL_WIDTH` at most, and grows with its place."""
         super().__init__(parent)
         self.keys = [key for key, _heading, _width in columns]
         self.tree = ttk.Treeview(self, columns=self.keys, show="headings", height=height)
+        heading_font = tkfont.nametofont("TkHeadingFont", root=self)
         for key, heading, width in columns:
             self.tree.heading(key, text=heading, command=lambda key=key: self.sort_by(key))
-            self.tree.column(key, width=width, anchor="w" if width > 120 else "center")
+            fitted = max(width, heading_font.measure(heading) + HEADING_MARGIN)
+            self.tree.column(key, width=fitted, minwidth=fitted, anchor="w" if width > 120 else "center")
         scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
         self.tree.configure(yscrollcommand=scrollbar.set)
         if horizontal_scroll:
@@ -29,6 +36,13 @@ class ResultsTable(ttk.Frame):
             across.pack(side="bottom", fill="x")
         self.tree.pack(side="left", fill="both", expand=True)
         scrollbar.pack(side="right", fill="y")
+        if horizontal_scroll:
+            self.update_idletasks()
+            self.pack_propagate(False)
+            self.configure(
+                width=min(self.winfo_reqwidth(), HORIZONTAL_WIDTH),
+                height=self.tree.winfo_reqheight() + across.winfo_reqheight(),
+            )
         self._descending: dict[str, bool] = {}
 
     def clear(self) -> None:

@@ -55,7 +55,7 @@ class ForgeryTab(ToolTab):
         )
         self.drop_zone.pack(fill="x")
         self.pages = ttk.Notebook(body)
-        self.pages.pack(side="left", fill="both", expand=True, padx=(10, 0))
+        self.pages.pack(side="left", fill="both", expand=True, padx=(6, 0))
         self.views_page = ViewsPage(self.pages, self)
         self.photo = PhotoPanel(self.pages, self)
         self.chart_page = ttk.Frame(self.pages, padding=6)

@@ -56,10 +56,10 @@ class BatchView(ttk.Frame):
         self.results = ResultsTable(
             self,
             [
-                ("file", "File", 110),
-                ("verdict", "Verdict", 84),
-                ("probability", "Probability", 94),
-                ("warnings", "Warnings", 100),
+                ("file", "File", 70),
+                ("verdict", "Verdict", 78),
+                ("probability", "Probability", 86),
+                ("warnings", "Warnings", 66),
             ],
             height=18,
         )

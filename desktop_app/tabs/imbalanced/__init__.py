@@ -19,6 +19,7 @@ from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.reliability import draw_reliability
 from desktop_app.widgets.results_table import ResultsTable
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import imbalanced
 from training.core.errors import InvalidInputError
 from training.core.probability_figures import expected_calibration_error
@@ -91,8 +92,11 @@ class ImbalancedTab(ToolTab):
         lower = ttk.Frame(self.data_page)
         lower.pack(fill="x", pady=(6, 0))
 
-        problem = ttk.LabelFrame(lower, text="Target", padding=6)
-        problem.pack(side="left", fill="y")
+        # The target above what is left out, the grid beside them: they fit a small window.
+        left = ttk.Frame(lower)
+        left.pack(side="left", fill="y")
+        problem = ttk.LabelFrame(left, text="Target", padding=6)
+        problem.pack(fill="x")
         ttk.Label(problem, text="Column:").grid(row=0, column=0, sticky="w")
         self.target_choice = tk.StringVar()
         self.target_selector = ttk.Combobox(
@@ -110,17 +114,17 @@ class ImbalancedTab(ToolTab):
         self.balance = BarList(problem, rows=2, width=230, label_width=80)
         self.balance.grid(row=2, column=0, columnspan=2, pady=(6, 0))
 
-        exclusion = ttk.LabelFrame(lower, text="Leave out", padding=6)
-        exclusion.pack(side="left", fill="y", padx=6)
+        exclusion = ttk.LabelFrame(left, text="Leave out", padding=6)
+        exclusion.pack(fill="both", expand=True, pady=(6, 0))
         self.exclude_list = tk.Listbox(
-            exclusion, selectmode="multiple", height=6, exportselection=False, width=16
+            exclusion, selectmode="multiple", height=5, exportselection=False, width=16
         )
-        self.exclude_list.pack(fill="y", expand=True)
+        self.exclude_list.pack(fill="both", expand=True)
         self.leak_text = tk.StringVar()
-        ttk.Label(exclusion, textvariable=self.leak_text, wraplength=150, foreground="#9a5b00").pack(fill="x")
+        WrappingLabel(exclusion, textvariable=self.leak_text, foreground="#9a5b00").pack(fill="x")
 
         grid = ttk.LabelFrame(lower, text="Configurations to compare", padding=6)
-        grid.pack(side="left", fill="both", expand=True)
+        grid.pack(side="left", fill="both", expand=True, padx=(6, 0))
         self.choices: dict[tuple[str, str], tk.BooleanVar] = {}
         self.choice_boxes: dict[tuple[str, str], ttk.Checkbutton] = {}
         for column, method in enumerate(imbalanced.METHODS):
@@ -160,14 +164,16 @@ class ImbalancedTab(ToolTab):
             width=9,
             values=imbalanced.CALIBRATION_METHODS,
         ).pack(side="left", padx=(2, 8))
-        ttk.Label(protocol, text="Tune (Optuna trials, 0 = off):").pack(side="left")
-        self.tune_trials = tk.StringVar(value="0")
-        ttk.Spinbox(protocol, from_=0, to=500, textvariable=self.tune_trials, width=5).pack(
-            side="left", padx=2
+        tuning = ttk.Frame(grid)  # a row of its own: the protocol fits a small window
+        tuning.grid(
+            row=len(imbalanced.ALL_MODELS) + 2, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
         )
+        ttk.Label(tuning, text="Tune (Optuna trials, 0 = off):").pack(side="left")
+        self.tune_trials = tk.StringVar(value="0")
+        ttk.Spinbox(tuning, from_=0, to=500, textvariable=self.tune_trials, width=5).pack(side="left", padx=2)
         controls = ttk.Frame(grid)
         controls.grid(
-            row=len(imbalanced.ALL_MODELS) + 2, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
+            row=len(imbalanced.ALL_MODELS) + 3, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
         )
         self.run_button = ttk.Button(controls, text="Run", command=self.run_grid)
         self.run_button.pack(side="left", pady=(6, 0))
@@ -178,13 +184,14 @@ class ImbalancedTab(ToolTab):
         self.progress_bar.pack(side="left", fill="x", expand=True, padx=4, pady=(6, 0))
         self.progress_text = tk.StringVar()
         ttk.Label(grid, textvariable=self.progress_text).grid(
-            row=len(imbalanced.ALL_MODELS) + 3, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="w"
+            row=len(imbalanced.ALL_MODELS) + 4, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="w"
         )
 
     # Results page --------------------------------------------------------------------------------
     def _build_results_page(self) -> None:
+        # The table and the curves share what the window gives: more rows in a larger window.
         self.table = ResultsTable(self.results_page, RESULT_COLUMNS, height=5, horizontal_scroll=True)
-        self.table.pack(fill="x")
+        self.table.pack(fill="both", expand=True)
         self.table.tree.configure(selectmode="extended")
         self.table.tree.bind("<<TreeviewSelect>>", lambda _event: self._selection_changed())
         exports = ttk.Frame(self.results_page)
@@ -194,13 +201,13 @@ class ImbalancedTab(ToolTab):
             side="left", padx=4
         )
         ttk.Button(exports, text="Save as model…", command=self._ask_save).pack(side="left")
-        ttk.Label(exports, text="Saved model:").pack(side="left", padx=(10, 2))
+        saved = ttk.Frame(self.results_page)
+        saved.pack(fill="x", pady=(4, 0))
+        ttk.Label(saved, text="Saved model:").pack(side="left", padx=(0, 2))
         self.saved_choice = tk.StringVar()
-        self.saved_selector = ttk.Combobox(
-            exports, textvariable=self.saved_choice, state="readonly", width=22
-        )
+        self.saved_selector = ttk.Combobox(saved, textvariable=self.saved_choice, state="readonly", width=22)
         self.saved_selector.pack(side="left")
-        ttk.Button(exports, text="Predict a CSV…", command=self._ask_predict).pack(side="left", padx=4)
+        ttk.Button(saved, text="Predict a CSV…", command=self._ask_predict).pack(side="left", padx=4)
         self._refresh_saved_models()
         self.counts_text = tk.StringVar()
         ttk.Label(self.results_page, textvariable=self.counts_text, foreground="#555555").pack(anchor="w")

@@ -1,0 +1,79 @@
+"""Every control of every tab and page is within reach at the smallest window analysts use and
+at full HD: shown, at its full size, inside the window (after scrolling the pane that holds it,
+as a user would)."""
+
+from __future__ import annotations
+
+import pytest
+
+from desktop_app.automation import page_combinations, unreachable_controls, wait_until
+from tests.helpers import write_mixed_csv
+
+SIZES = ("900x600", "1920x1080")
+
+
+@pytest.fixture
+def sized(gui):
+    """The app at a given size (restored afterwards)."""
+    before = gui.root.geometry().split("+")[0]
+
+    def resize(size: str) -> None:
+        gui.root.geometry(size)
+        gui.root.update()
+        width, height = map(int, size.split("x"))
+        assert (gui.root.winfo_width(), gui.root.winfo_height()) == (width, height)
+
+    yield resize
+    resize(before)
+
+
+@pytest.fixture
+def table_loaded(gui, tmp_path):
+    """The Imbalanced tab with a table: its preview and selectors take room."""
+    tab = gui.tab("Imbalanced")
+    tab.open_paths([write_mixed_csv(tmp_path / "mixed.csv", rows=400)])
+    wait_until(gui.root, lambda: tab.frame is not None, 60, "the CSV")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_control_is_reachable(gui, sized, table_loaded, size):
+    sized(size)
+    problems = []
+    for tab in gui.tabs:
+        gui.notebook.select(tab)
+        gui.root.update()
+        for page in page_combinations(tab):
+            gui.root.update()
+            problems += [f"{page}: {problem}" for problem in unreachable_controls(tab)]
+    assert not problems, "\n".join(problems)
+
+
+def test_at_900x600_the_tabs_scroll_down_only(gui, sized):
+    """At the smallest size a pane may scroll down, never across: every tab fits the width."""
+    sized("900x600")
+    for tab in gui.tabs:
+        gui.notebook.select(tab)
+        for _page in page_combinations(tab):
+            gui.root.update()
+            assert not tab.pane.scrolls[0], f"{tab.title} scrolls across at 900×600"
+
+
+def test_tables_grow_with_the_window(gui, sized):
+    tab = gui.tab("Imbalanced")
+    gui.notebook.select(tab)
+    tab.pages.select(tab.results_page)
+    sized("900x600")
+    small = tab.table.tree.winfo_height()
+    sized("1920x1080")
+    assert tab.table.tree.winfo_height() > small + 150
+    assert not any(tab.pane.scrolls)
+
+
+def test_headings_fit_their_text(gui):
+    from tkinter import font
+
+    heading_font = font.nametofont("TkHeadingFont")
+    tree = gui.tab("Imbalanced").table.tree
+    for column in tree["columns"]:
+        text = tree.heading(column, "text")
+        assert tree.column(column, "width") >= heading_font.measure(text), text
