@@ -25,7 +25,7 @@ def test_window_shows_title_menu_and_tool_tabs(gui):
         "Forgery",
     ]
     labels = [gui.menu.entrycget(i, "label") for i in range(gui.menu.index("end") + 1)]
-    assert labels == ["File", "Models", "Help"]
+    assert labels == ["File", "View", "Models", "Help"]
     assert digits_tab(gui).drop_zone.drop_enabled, "tkdnd must be loaded for drag and drop"
 
 

@@ -261,6 +261,7 @@ class AnomalyTab(ToolTab):
     # Scoring ------------------------------------------------------------------------------------
     def open_paths(self, paths) -> None:
         """Images are scored one by one (rows appear as they come); a .npz as one batch."""
+        self.app.remember_opened(self, paths)
         self.app.notebook.select(self)
         expanded = images.expand_paths(paths, images.IMAGE_SUFFIXES | ARRAY_SUFFIXES)
         arrays = [path for path in expanded if path.suffix.lower() in ARRAY_SUFFIXES]
@@ -333,7 +334,7 @@ class AnomalyTab(ToolTab):
         self._batch_finished(str(error))
 
     def _batch_finished(self, text: str) -> None:
-        self.app.set_status(f"Anomaly: {text}")
+        self.set_status(f"Anomaly: {text}")
         self.draw_histogram()
 
     def _show_batch(self, batch: ScoredArray) -> None:

@@ -138,6 +138,7 @@ class DigitsTab(ToolTab):
 
     def open_paths(self, paths) -> None:
         """Classify the files on a worker thread; rows appear as answers arrive."""
+        self.app.remember_opened(self, paths)
         self.app.notebook.select(self)
         self.pages.select(self.predict_page)
         paths = [Path(path) for path in paths]

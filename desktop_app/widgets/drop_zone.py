@@ -6,8 +6,10 @@ import logging
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import ttk
 from urllib.parse import unquote, urlparse
+
+from desktop_app import file_dialogs
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +87,11 @@ class DropZone(ttk.Frame):
         return event.action
 
     def choose(self) -> None:
-        if self.multiple:
-            chosen = filedialog.askopenfilenames(parent=self, filetypes=self.filetypes)
-        else:
-            single = filedialog.askopenfilename(parent=self, filetypes=self.filetypes)
-            chosen = (single,) if single else ()
+        chosen = file_dialogs.ask_open(
+            self, file_dialogs.kind_of(self.filetypes), self.filetypes, multiple=self.multiple
+        )
         if chosen:
-            self.on_paths([Path(path) for path in chosen])
+            self.on_paths(chosen)
 
     def open_typed_path(self) -> None:
         text = self.path_text.get().strip().strip('"').strip("'")

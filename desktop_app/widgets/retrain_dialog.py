@@ -10,8 +10,10 @@ import gc
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from tkinter import filedialog, ttk
+from tkinter import ttk
 
+from desktop_app import file_dialogs
+from desktop_app.jobs import format_duration
 from training.core.progress import Progress
 
 
@@ -25,13 +27,6 @@ class Field:
     maximum: float | None = None
     optional: bool = False  # a blank entry means None ("use all", "no limit")
     folder: bool = False  # a text field holding a folder: a Browse… button picks it
-
-
-def _format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{seconds:02d}"
 
 
 class RetrainDialog(tk.Toplevel):
@@ -100,9 +95,9 @@ class RetrainDialog(tk.Toplevel):
         self.protocol("WM_DELETE_WINDOW", self.cancel_or_close)
 
     def _browse(self, variable: tk.StringVar) -> None:
-        chosen = filedialog.askdirectory(parent=self, initialdir=variable.get() or None, mustexist=True)
+        chosen = file_dialogs.ask_folder(self, "data folders", initial=variable.get() or None)
         if chosen:
-            variable.set(chosen)
+            variable.set(str(chosen))
 
     def values(self) -> dict:
         """The form's values, typed like the fields' defaults; ValueError names a bad field."""
@@ -149,11 +144,13 @@ class RetrainDialog(tk.Toplevel):
             self.destroy()
 
     def on_progress(self, progress: Progress) -> None:
+        if self.job is not None and self.job.cancelled:  # it says "Cancelling…" until it ends
+            return
         self.progress_bar["value"] = progress.fraction
         metrics = "  ".join(f"{key} {value:.4f}" for key, value in progress.metrics.items())
         self.status_text.set(
             f"{progress.stage} {progress.message}  {metrics}\n"
-            f"elapsed {_format_duration(progress.elapsed_seconds)} · ETA {_format_duration(progress.eta_seconds)}"
+            f"elapsed {format_duration(progress.elapsed_seconds)} · ETA {format_duration(progress.eta_seconds)}"
         )
         if progress.message.startswith("epoch") and progress.metrics:
             self.epoch_metrics.append(dict(progress.metrics))

@@ -68,6 +68,9 @@ class ForgeryTab(ToolTab):
         self.batch = BatchView(left, self, self.chart_page)
         self.batch.pack(fill="both", expand=True)
 
+    def unsaved_results(self) -> str:
+        return self.batch.unsaved_results()
+
     @property
     def results(self) -> ResultsTable:
         """The table of verdicts (the batch view's), where every image tab has its answers."""
@@ -197,6 +200,7 @@ class ForgeryTab(ToolTab):
     def open_paths(self, paths_dropped) -> None:
         """One photo: shown at once, part by part. Several, or a folder: scored one by one
         into the table (the first is shown)."""
+        self.app.remember_opened(self, paths_dropped)
         self.app.notebook.select(self)
         dropped = [Path(path) for path in paths_dropped]
         expanded = images.expand_paths(dropped)
@@ -210,7 +214,7 @@ class ForgeryTab(ToolTab):
             self.batch.score_batch(expanded, show_first=True)
 
     def on_batch_cancelled(self) -> None:
-        self.app.set_status("Forgery: cancelled; what was scored so far stays.")
+        self.set_status("Forgery: cancelled; what was scored so far stays.")
         self.batch.draw_chart()
 
     def on_batch_failed(self, error) -> None:

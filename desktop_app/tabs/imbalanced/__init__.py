@@ -10,8 +10,10 @@ import shutil
 import tempfile
 import tkinter as tk
 from pathlib import Path
-from tkinter import filedialog, messagebox, ttk
+from tkinter import messagebox, ttk
 
+from desktop_app import file_dialogs
+from desktop_app.jobs import ProgressClock
 from desktop_app.processes import run_in_process
 from desktop_app.tabs.base import ToolTab
 from desktop_app.tabs.imbalanced.explain_page import ExplainPage
@@ -62,6 +64,7 @@ class ImbalancedTab(ToolTab):
         self.data: imbalanced.PreparedData | None = None
         self.split: imbalanced.Split | None = None
         self.results: dict[str, imbalanced.ConfigurationResult] = {}
+        self.exported = True  # the results on screen are in an exported CSV (or there are none)
         self.grid_job = None
         self.run_token: object | None = None
         self.scratch_dir: str | None = None
@@ -183,6 +186,7 @@ class ImbalancedTab(ToolTab):
         self.progress_bar = ttk.Progressbar(controls, maximum=1.0, length=200)
         self.progress_bar.pack(side="left", fill="x", expand=True, padx=4, pady=(6, 0))
         self.progress_text = tk.StringVar()
+        self.grid_clock = ProgressClock(self, self._show_grid_progress)
         ttk.Label(grid, textvariable=self.progress_text).grid(
             row=len(imbalanced.ALL_MODELS) + 4, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="w"
         )
@@ -253,6 +257,7 @@ class ImbalancedTab(ToolTab):
 
     # Loading a CSV ----------------------------------------------------------------------------
     def open_paths(self, paths) -> None:
+        self.app.remember_opened(self, paths)
         self.app.notebook.select(self)
         path = Path(paths[0])
         self.file_text.set(f"Reading {path.name}…")
@@ -365,6 +370,7 @@ class ImbalancedTab(ToolTab):
             self.progress_text.set(str(error))
             return
         self.clear_results()
+        self.exported = False
         self.results_context = (self.source, self.source_fingerprint, problem)
         # What a grid cancelled by a new table still sends is dropped, not shown.
         run_token = self.run_token = object()
@@ -388,10 +394,10 @@ class ImbalancedTab(ToolTab):
 
         def progress(report) -> None:
             self.progress_bar["value"] = report.fraction
-            self.progress_text.set(f"{report.done}/{report.total} configurations · {report.message}")
-            self.app.set_status(f"Imbalanced: {report.message} ({report.fraction:.0%})")
+            self.grid_clock.update(report)
 
         def finished() -> None:
+            self.grid_clock.stop()
             self.run_button.state(["!disabled"])
             self.cancel_button.state(["disabled"])
 
@@ -401,6 +407,7 @@ class ImbalancedTab(ToolTab):
                     f"Cancelled after {len(self.results)} configuration(s); their rows stay."
                 )
 
+        self.grid_clock.start()
         self.grid_job = self.submit(
             "imbalanced grid",
             work,
@@ -413,6 +420,16 @@ class ImbalancedTab(ToolTab):
             ),
             on_finally=finished,
         )
+
+    def _show_grid_progress(self, text: str) -> None:
+        """Configurations done, the one running, elapsed time and time left: every second."""
+        self.progress_text.set(f"Configurations {text}")
+        self.set_status(f"Grid: {text}")
+
+    def unsaved_results(self) -> str:
+        if self.exported or not self.results:
+            return ""
+        return f"Imbalanced: the results of {len(self.results)} configuration(s) are not exported."
 
     def clear_results(self, reason: str = "") -> None:
         """Forget the shown results (and stop a grid still running): they belong to the data
@@ -445,8 +462,12 @@ class ImbalancedTab(ToolTab):
         self._remove_scratch_dir()
 
     def cancel_grid(self) -> None:
-        if self.grid_job is not None:
+        """Stop the grid: from now on the tab says it is stopping, never that it runs on."""
+        if self.grid_job is not None and not self.grid_job.finished:
             self.grid_job.cancel()
+            self.grid_clock.stop()
+            self.cancel_button.state(["disabled"])
+            self.progress_text.set("Cancelling: the configuration running stops at its next step…")
 
     def _receive(self, item) -> None:
         if isinstance(item, imbalanced.PreparedData):
@@ -614,16 +635,18 @@ class ImbalancedTab(ToolTab):
 
     # Exports ----------------------------------------------------------------------------------------
     def _ask_export_results(self) -> None:
-        path = filedialog.asksaveasfilename(parent=self, defaultextension=".csv", initialfile="results.csv")
-        if path:
-            self.export_results(Path(path))
-
-    def _ask_export_predictions(self) -> None:
-        path = filedialog.asksaveasfilename(
-            parent=self, defaultextension=".csv", initialfile="predictions.csv"
+        path = file_dialogs.ask_save(
+            self, file_dialogs.EXPORTS, defaultextension=".csv", initialfile="results.csv"
         )
         if path:
-            self.export_predictions(Path(path))
+            self.export_results(path)
+
+    def _ask_export_predictions(self) -> None:
+        path = file_dialogs.ask_save(
+            self, file_dialogs.EXPORTS, defaultextension=".csv", initialfile="predictions.csv"
+        )
+        if path:
+            self.export_predictions(path)
 
     def export_results(self, path: Path) -> None:
         rows = [result.to_json() for result in self.results.values()]
@@ -632,14 +655,15 @@ class ImbalancedTab(ToolTab):
             writer = csv.DictWriter(handle, columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        self.app.set_status(f"Results written to {path}.")
+        self.exported = True
+        self.set_status(f"Results written to {path}.")
 
     def export_predictions(self, path: Path) -> None:
         """Test-split rows of the selected configuration: data row number in the CSV (0 = the
         first row after the header), probability, label at the current threshold, actual."""
         selected = self.selected_results()
         if not selected:
-            self.app.set_status("Select a configuration to export its predictions.")
+            self.set_status("Select a configuration to export its predictions.")
             return
         result, threshold = selected[0], self.threshold.get()
         with open(path, "w", newline="") as handle:
@@ -650,7 +674,7 @@ class ImbalancedTab(ToolTab):
                 rows, result.test_probabilities, self.split.test_labels, strict=True
             ):
                 writer.writerow([int(row), f"{probability:.6f}", int(probability >= threshold), int(actual)])
-        self.app.set_status(f"Predictions written to {path}.")
+        self.set_status(f"Predictions written to {path}.")
 
     # Saved models --------------------------------------------------------------------------------
     def model_names(self) -> list[str]:
@@ -667,7 +691,7 @@ class ImbalancedTab(ToolTab):
 
         selected = self.selected_results()
         if not selected:
-            self.app.set_status("Select the configuration to save.")
+            self.set_status("Select the configuration to save.")
             return
         label = simpledialog.askstring("Save as model", "Name for this model:", parent=self)
         if label:
@@ -684,14 +708,14 @@ class ImbalancedTab(ToolTab):
                 lambda question: messagebox.askyesno("Save as model", question, parent=self)
             )
             if not confirm(f"{warning} Save it with this threshold anyway?"):
-                self.app.set_status("Not saved: choose another threshold.")
+                self.set_status("Not saved: choose another threshold.")
                 return None
         data, (source, fingerprint, problem) = self.data, self.results_context
 
         def saved(entry) -> None:
             self._refresh_saved_models()
             self.saved_choice.set(entry.name)
-            self.app.set_status(f"Saved {entry.name} (threshold {threshold:.3f}) to {entry.path}.")
+            self.set_status(f"Saved {entry.name} (threshold {threshold:.3f}) to {entry.path}.")
 
         return self.submit(
             f"save {label}",
@@ -703,16 +727,19 @@ class ImbalancedTab(ToolTab):
 
     def _ask_predict(self) -> None:
         if not self.saved_choice.get():
-            self.app.set_status("Save a configuration as a model first.")
+            self.set_status("Save a configuration as a model first.")
             return
-        source = filedialog.askopenfilename(parent=self, filetypes=self.filetypes)
-        if not source:
+        sources = file_dialogs.ask_open(self, file_dialogs.kind_of(self.filetypes), self.filetypes)
+        if not sources:
             return
-        target = filedialog.asksaveasfilename(
-            parent=self, defaultextension=".csv", initialfile=f"{Path(source).stem}-predictions.csv"
+        target = file_dialogs.ask_save(
+            self,
+            file_dialogs.EXPORTS,
+            defaultextension=".csv",
+            initialfile=f"{sources[0].stem}-predictions.csv",
         )
         if target:
-            self.predict_csv(self.saved_choice.get(), Path(source), Path(target))
+            self.predict_csv(self.saved_choice.get(), sources[0], target)
 
     def predict_csv(self, name: str, source: Path, target: Path):
         """Score every row of `source` with the saved model `name`; write row, probability, flag."""
@@ -730,7 +757,7 @@ class ImbalancedTab(ToolTab):
 
         def done(counts) -> None:
             flagged, total = counts
-            self.app.set_status(f"{source.name}: {flagged:,} of {total:,} rows flagged; written to {target}.")
+            self.set_status(f"{source.name}: {flagged:,} of {total:,} rows flagged; written to {target}.")
 
         return self.submit(f"predict {source.name}", work, on_success=done)
 

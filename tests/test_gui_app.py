@@ -1,0 +1,90 @@
+"""The main window's own behaviour: each tab's status line, quitting with unsaved results,
+About, model info, Ctrl+Tab, and the settings file (remembered, and set aside when corrupt)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+from desktop_app import __version__
+from desktop_app.automation import invoke_menu
+from desktop_app.settings import Settings
+from tests.helpers import REPO_ROOT
+
+
+def test_each_tab_reports_its_own_work(gui):
+    digits, forgery = gui.tab("Digits"), gui.tab("Forgery")
+    gui.notebook.select(digits)
+    forgery.set_status("Model forgery-blocks ready.")
+    gui.root.update()
+    assert gui.status_bar.cget("text") != "Model forgery-blocks ready."
+    gui.notebook.select(forgery)
+    gui.root.update()
+    assert gui.status_bar.cget("text") == "Model forgery-blocks ready."
+
+
+def test_ctrl_tab_steps_through_the_tools(gui):
+    gui.notebook.select(gui.tab("Digits"))
+    gui.step_tab(1)
+    assert gui.current_tab is gui.tab("Anomaly")
+    gui.step_tab(-1)
+    gui.step_tab(-1)
+    assert gui.current_tab is gui.tab("Forgery")
+
+
+def test_quitting_with_unsaved_results_asks_first(gui, monkeypatch):
+    questions, quits = [], []
+    monkeypatch.setattr(gui, "confirm", lambda title, question: questions.append(question) or False)
+    monkeypatch.setattr(gui, "quit", lambda: quits.append(True))
+    batch = gui.tab("Forgery").batch
+    monkeypatch.setattr(batch, "verdicts", {"a.jpg": object()})
+    monkeypatch.setattr(batch, "exported", False)
+    invoke_menu(gui, "File", "Quit")
+    assert questions and "1 verdict(s) not exported" in questions[0]
+    assert not quits, "answered no: the app stays"
+    monkeypatch.setattr(batch, "exported", True)
+    questions.clear()
+    gui.request_quit()
+    assert quits and not questions, "nothing to lose: it quits without asking"
+
+
+def test_about_shows_the_version(gui):
+    assert __version__ == tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    invoke_menu(gui, "Help", "About")
+    assert f"Fintech ML Workbench {__version__}" in gui.messages[-1].text
+
+
+def test_model_info_reads_as_sentences_in_a_window_that_fits(gui):
+    invoke_menu(gui, "Models", "Model info")
+    window = gui.messages[-1]
+    window.update()
+    assert "Digits · digits-cnn: the bundled model" in window.text
+    assert "test accuracy" in window.text and "test_accuracy" not in window.text
+    assert window.winfo_height() <= window.winfo_screenheight()
+
+
+def test_settings_are_remembered(tmp_path):
+    settings = Settings(tmp_path / "settings.json")
+    settings.set("window_size", "1000x700")
+    settings.remember_folder("Photos", tmp_path / "photo.jpg")
+    settings.add_recent(tmp_path / "photo.jpg")
+    settings.tab("Imbalanced")["calibration"] = "sigmoid"
+    settings.save()
+    again = Settings(tmp_path / "settings.json")
+    assert again.get("window_size") == "1000x700"
+    assert again.last_folder("Photos") == str(tmp_path)
+    assert again.tab("Imbalanced") == {"calibration": "sigmoid"}
+    assert again.problem is None
+
+
+def test_a_corrupt_settings_file_is_set_aside_and_reported(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text('{"window_size": "1000x7')
+    settings = Settings(path)
+    assert settings.values == {}
+    assert not path.exists()
+    aside = list(tmp_path.glob("settings.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text() == '{"window_size": "1000x7'
+    assert "could not be read" in settings.problem and aside[0].name in settings.problem
+    path.write_text(json.dumps([1, 2]))
+    assert "not an object" in Settings(path).problem
