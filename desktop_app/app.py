@@ -255,6 +255,11 @@ class WorkbenchApp:
         if chosen:
             tab.open_paths(chosen)
 
+    @property
+    def status_text(self) -> tk.StringVar:
+        """The status line shown now: the tab in front's."""
+        return self.current_tab.status_text
+
     def set_status(self, text: str, tab=None) -> None:
         """Say `text` on `tab`'s status line (the tab in front when none is given)."""
         (tab or self.current_tab).set_status(text)
