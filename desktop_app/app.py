@@ -172,11 +172,16 @@ class WorkbenchApp:
         models_menu.add_command(label="Model info", underline=6, command=self.show_model_info)
         menu.add_cascade(label="Models", underline=0, menu=models_menu)
         help_menu = tk.Menu(menu, tearoff=False)
+        help_menu.add_command(
+            label="How to read this tab", underline=0, accelerator="F1", command=self.show_tab_help
+        )
+        help_menu.add_separator()
         help_menu.add_command(label="About", underline=0, command=self.show_about)
         menu.add_cascade(label="Help", underline=0, menu=help_menu)
         self.root.configure(menu=menu)
         self.root.bind_all("<Control-o>", lambda _event: self.open_files())
         self.root.bind_all("<Control-q>", lambda _event: self.request_quit())
+        self.root.bind_all("<F1>", lambda _event: self.show_tab_help())
         # Ctrl+Tab moves between the tools wherever the focus is (ttk binds it to the inner
         # notebooks' pages too: the tools come first here).
         self.root.bind_all("<Control-Tab>", lambda _event: self.step_tab(1) or "break")
@@ -285,6 +290,10 @@ class WorkbenchApp:
         paragraphs = [paragraph for tab in self.tabs for paragraph in tab.model_info_paragraphs()]
         window = self.show_message("Model info", "\n\n".join(paragraphs))
         window.fit_screen()
+
+    def show_tab_help(self) -> MessageWindow:
+        tab = self.current_tab
+        return self.show_message(f"How to read the {tab.title} tab", tab.how_to_read)
 
     def show_about(self) -> None:
         self.show_message(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import tomllib
+from pathlib import Path
 
 from desktop_app import __version__
-from desktop_app.automation import invoke_menu
+from desktop_app.automation import invoke_menu, wait_until
 from desktop_app.settings import Settings
 from tests.helpers import REPO_ROOT
 
@@ -88,3 +89,64 @@ def test_a_corrupt_settings_file_is_set_aside_and_reported(tmp_path):
     assert "could not be read" in settings.problem and aside[0].name in settings.problem
     path.write_text(json.dumps([1, 2]))
     assert "not an object" in Settings(path).problem
+
+
+def test_controls_that_need_it_explain_themselves(gui):
+    digits, anomaly, imbalanced, forgery = (
+        gui.tab(title) for title in ("Digits", "Anomaly", "Imbalanced", "Forgery")
+    )
+    explained = [
+        digits.gate_checkbox,
+        digits.model_selector,
+        anomaly.rule_selector,
+        anomaly.save_threshold_button,
+        anomaly.test_set_button,
+        imbalanced.split_selector,
+        imbalanced.exclude_list,
+        imbalanced.threshold_scale,
+        forgery.photo.quality_scale,
+        forgery.photo.scaling_selector,
+        forgery.photo.heatmap_checkbox,
+        *forgery.views_page.selectors.values(),
+    ]
+    for widget in explained:
+        assert getattr(widget, "tooltip", None) and len(widget.tooltip.text) > 20, widget
+
+
+def test_a_tooltip_shows_while_the_pointer_rests_on_its_control(gui):
+    tab = gui.tab("Anomaly")
+    gui.notebook.select(tab)
+    gui.root.update()
+    tooltip = tab.rule_selector.tooltip
+    tab.rule_selector.event_generate("<Enter>")
+    wait_until(gui.root, lambda: tooltip.window is not None, 5, "the tooltip")
+    shown = [child for child in tooltip.window.winfo_children()[0].winfo_children()]
+    assert shown[0].cget("text") == tooltip.text
+    tab.rule_selector.event_generate("<Leave>")
+    assert tooltip.window is None
+
+
+def test_each_tab_says_how_to_read_it(gui):
+    for tab in gui.tabs:
+        gui.notebook.select(tab)
+        invoke_menu(gui, "Help", "How to read this tab")
+        window = gui.messages[-1]
+        assert window.title() == f"How to read the {tab.title} tab"
+        assert len(window.text.split()) > 60, f"{tab.title}: too short to help"
+
+
+def test_file_dialogs_open_in_the_last_folder_and_hide_dot_folders(gui, tmp_path, monkeypatch):
+    from tkinter import filedialog
+
+    from desktop_app import file_dialogs
+
+    asked = []
+    monkeypatch.setattr(filedialog, "askopenfilenames", lambda **options: asked.append(options) or ())
+    tab = gui.tab("Digits")
+    gui.notebook.select(tab)
+    gui.remember_opened(tab, [tmp_path / "scan.png"])
+    gui.open_files()
+    assert asked[-1]["initialdir"] == str(tmp_path)
+    assert gui.root.tk.call("set", "::tk::dialog::file::showHiddenVar") in ("0", 0, False)
+    assert gui.root.tk.call("set", "::tk::dialog::file::showHiddenBtn") in ("1", 1, True)
+    assert file_dialogs.initial_folder("never used") == str(Path.home())

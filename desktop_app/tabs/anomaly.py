@@ -17,6 +17,7 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
+from desktop_app.widgets.tooltip import tip
 from training import anomaly
 from training.core import images
 from training.core.errors import InvalidInputError, WorkbenchError
@@ -56,6 +57,19 @@ class ScoredArray:
 
 class AnomalyTab(ToolTab):
     title = "Anomaly"
+    how_to_read = (
+        "An autoencoder learned to redraw normal digits. Each image gets a score: how badly it "
+        "is redrawn, with evidence that it is not a digit at all. Above the threshold it is an "
+        "anomaly.\n\n"
+        "Image page: what the model sees, its reconstruction, and the error (bright = worse). "
+        '"vs threshold" in the table is the score minus the threshold: positive is '
+        "anomalous, and the further from 0, the clearer.\n\n"
+        'Scores & threshold page: the histogram of scores (after "Score the MNIST test set" or '
+        "a dropped .npz), normal digits and the others in two colours. Drag the line to move the "
+        'threshold: every verdict follows; "Save threshold" keeps it. Moving it right '
+        "misses more anomalies, left flags more normal digits.\n\n"
+        "Most anomalous page: the images that scored highest."
+    )
     filetypes = (("Images or MNIST arrays", IMAGE_TYPES), ("All files", "*"))
     # The engine's defaults, except a quick retrain's epochs and images.
     retrain_fields = (
@@ -98,6 +112,11 @@ class AnomalyTab(ToolTab):
             threshold_row, textvariable=self.rule_choice, state="readonly", width=30
         )
         self.rule_selector.pack(side="left", padx=4)
+        tip(
+            self.rule_selector,
+            "How the score above which an image is called an anomaly was chosen from the training "
+            "scores (a percentile, mean + k·sigma, the maximum, or the best F1 on held-out data).",
+        )
         self.rule_selector.bind("<<ComboboxSelected>>", lambda _event: self._rule_selected())
         self.threshold_text = tk.StringVar(value="threshold –")
         ttk.Label(threshold_row, textvariable=self.threshold_text).pack(side="left", padx=8)
@@ -105,10 +124,20 @@ class AnomalyTab(ToolTab):
             threshold_row, text="Save threshold", command=self.save_threshold, state="disabled"
         )
         self.save_threshold_button.pack(side="left")
+        tip(
+            self.save_threshold_button,
+            "Keep the threshold you set by dragging the line on the Scores & threshold page: saved "
+            "as a new version of the model in use (the Digits tab's gate uses it too).",
+        )
         self.test_set_button = ttk.Button(
             threshold_row, text="Score the MNIST test set", command=self.score_test_set
         )
         self.test_set_button.pack(side="right")
+        tip(
+            self.test_set_button,
+            "Score the 10,000 MNIST test digits (needs the data): the histogram then shows how the "
+            "model's normal digits and the others fall either side of the threshold.",
+        )
         self._refresh_model_choices()
 
         body = ttk.Frame(self)

@@ -9,6 +9,7 @@ from tkinter import ttk
 
 from desktop_app.jobs import ProgressClock, format_duration
 from desktop_app.widgets.retrain_dialog import Field, RetrainDialog
+from desktop_app.widgets.tooltip import tip
 from training.core.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 
 class ToolTab(ttk.Frame):
     title = "Tool"
+    how_to_read = ""  # Help → How to read this tab: what the tab shows and how to judge it
     filetypes: Sequence[tuple[str, str]] = (("All files", "*"),)
     retrain_fields: Sequence[Field] = ()
     retrain_chart_keys: Sequence[str] = ("accuracy", "val_accuracy")
@@ -47,6 +49,7 @@ class ToolTab(ttk.Frame):
         self.progress_bar.pack(side="left", fill="x", expand=True)
         self.cancel_button = ttk.Button(row, text="Cancel", command=self.cancel_batch)
         self.cancel_button.pack(side="left", padx=(4, 0))
+        tip(self.cancel_button, "Stop the batch: the rows scored so far stay.")
         self.cancel_button.state(["disabled"])
 
     def run_batch_job(self, name, work, **handlers):
@@ -167,6 +170,10 @@ class ToolTab(ttk.Frame):
             parent, textvariable=self.model_choice, values=list(choices), state="readonly", width=width
         )
         self.model_selector.pack(side="left", padx=4)
+        tip(
+            self.model_selector,
+            "The model that answers. Models → Model info says how each was made and how well it scored.",
+        )
         self.model_selector.bind("<<ComboboxSelected>>", lambda _event: self._model_selected())
 
     def _model_selected(self) -> None:

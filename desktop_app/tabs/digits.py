@@ -14,6 +14,7 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
+from desktop_app.widgets.tooltip import tip
 from training import anomaly, digits
 from training.core import images
 
@@ -25,6 +26,20 @@ IMAGE_TYPES = "*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp"
 
 class DigitsTab(ToolTab):
     title = "Digits"
+    how_to_read = (
+        "Drop scanned or photographed digits (or a folder of them). Each image is read the way "
+        "MNIST's digits were made: grey, the ink centred, 28×28 pixels; the right-hand view shows "
+        "exactly what the model sees, so a bad crop or faint ink is visible at once.\n\n"
+        'The large answer is the most likely digit; "7?" means the model is unsure (its best '
+        "guess is below its confidence bar) and the message names the runner-up. The bars give "
+        "the three most likely digits with their probabilities.\n\n"
+        'With "Flag non-digits" ticked, the Anomaly tab\'s model checks each image first: a '
+        'drawing unlike any digit is marked "not a digit" instead of being given the nearest '
+        "digit.\n\n"
+        "Evaluation page: accuracy on the 10,000 MNIST test images (and rotated ones), the "
+        "confusion matrix (rows: the true digit, columns: the answer), precision, recall and F1 "
+        "per digit, and some misclassified images."
+    )
     filetypes = (("Images", IMAGE_TYPES), ("All files", "*"))
     # The engine's defaults, except a quick retrain's epochs and images.
     retrain_fields = (
@@ -55,6 +70,11 @@ class DigitsTab(ToolTab):
             top, text="Flag non-digits (anomaly gate)", variable=self.use_gate, command=self._gate_toggled
         )
         self.gate_checkbox.pack(side="left", padx=(8, 0))
+        tip(
+            self.gate_checkbox,
+            "Check each image with the Anomaly tab's model first: a drawing that is not a digit "
+            "is flagged instead of being given the nearest digit.",
+        )
         self.model_state = tk.StringVar(value="model not loaded yet")
         ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
 
@@ -271,6 +291,10 @@ class EvaluationView(ttk.Frame):
         controls.pack(fill="x")
         self.compute_button = ttk.Button(controls, text="Compute on the MNIST test set", command=self.compute)
         self.compute_button.pack(side="left")
+        tip(
+            self.compute_button,
+            "Score the 10,000 MNIST test images with the selected model (needs the data).",
+        )
         self.rotated = tk.BooleanVar(value=False)
         ttk.Checkbutton(
             controls, text="rotated test set (±90°)", variable=self.rotated, command=self.redraw

@@ -10,6 +10,7 @@ from tkinter import ttk
 from urllib.parse import unquote, urlparse
 
 from desktop_app import file_dialogs
+from desktop_app.widgets.tooltip import tip
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class DropZone(ttk.Frame):
         entry = ttk.Entry(path_row, textvariable=self.path_text)
         entry.pack(side="left", fill="x", expand=True)
         entry.bind("<Return>", lambda _event: self.open_typed_path())
+        tip(entry, "Or paste a file's or a folder's path here and press Enter.")
         self.open_button = ttk.Button(path_row, text="Open path", command=self.open_typed_path)
         self.open_button.pack(side="left", padx=(4, 0))
         self.drop_enabled = False

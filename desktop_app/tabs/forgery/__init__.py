@@ -32,6 +32,21 @@ IMAGE_TYPES = " ".join(f"*{suffix}" for suffix in sorted(images.IMAGE_SUFFIXES))
 
 class ForgeryTab(ToolTab):
     title = "Forgery"
+    how_to_read = (
+        "Drop a photo (or a folder) to see whether parts of it were pasted in or retouched.\n\n"
+        "Photo page: the photo beside its Error Level Analysis (ELA): the photo re-saved as JPEG "
+        "and the differences shown. A region that stands out from similar surfaces around it, "
+        "brighter or darker, deserves a look; edges and fine texture are always bright. The "
+        'verdict is the model\'s calibrated probability of tampering; "inconclusive" means the '
+        "score lies in the band where answers were too often wrong on validation, or the photo is "
+        "outside what the model was checked on (the warnings say why). Trust warnings "
+        "(re-compression, editing software, no camera data) weigh on any verdict. The heatmap "
+        "shows where the model's blocks score high.\n\n"
+        "Forensic views: five independent checks of the same photo (noise, JPEG ghosts, clones, "
+        "lighting, the EXIF thumbnail); each says how to read it, and whether it agrees with the "
+        "heatmap. No single view proves anything: agreement between several does.\n\n"
+        "Batch scores: the probabilities of the photos in the table, to spot the outliers."
+    )
     filetypes = (("Photos", IMAGE_TYPES), ("All files", "*"))
     retrain_chart_keys = ("image_loss", "block_loss")
 

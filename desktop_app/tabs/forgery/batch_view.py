@@ -19,6 +19,7 @@ from desktop_app.tabs.forgery.colours import (
     VERDICT_COLOURS,
 )
 from desktop_app.widgets.results_table import ResultsTable
+from desktop_app.widgets.tooltip import tip
 from training import forgery
 from training.core.progress import Progress
 
@@ -75,6 +76,7 @@ class BatchView(ttk.Frame):
         ttk.Button(buttons, text="Clear", command=tab.clear).pack(side="right")
         self.export_button = ttk.Button(buttons, text="Export…", command=self._ask_export)
         self.export_button.pack(side="right", padx=(0, 4))
+        tip(self.export_button, "Write the table to CSV, every warning in full.")
 
     # The table -----------------------------------------------------------------------------------
     @staticmethod

@@ -22,6 +22,7 @@ from desktop_app.jobs import LatestOnly
 from desktop_app.tabs.forgery.colours import NO_VERDICT_COLOUR, VERDICT_COLOURS, WARNING_COLOUR
 from desktop_app.widgets.image_view import photo_beside
 from desktop_app.widgets.results_table import ResultsTable
+from desktop_app.widgets.tooltip import tip
 from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import forgery
 from training.core.errors import InvalidInputError
@@ -85,11 +86,25 @@ class PhotoPanel(ttk.Frame):
             ela_row, textvariable=self.ela_scaling, values=forgery.ELA_SCALINGS, state="readonly", width=5
         )
         self.scaling_selector.pack(side="left", padx=(4, 8))
+        tip(
+            self.quality_scale,
+            "ELA re-saves the photo as JPEG at this quality and shows what changed: parts pasted in "
+            "from another photo often change more, or less, than the rest.",
+        )
+        tip(
+            self.scaling_selector,
+            "How the differences are made visible: 'max' stretches the largest to white; 'gain' "
+            "multiplies them all by the gain (comparable between photos).",
+        )
         self.ela_gain = tk.DoubleVar(value=forgery.DEFAULT_ELA_GAIN)
         gain_row = ttk.Frame(self)  # a row of its own: the controls fit a small window
         gain_row.pack(fill="x", pady=(4, 0))
         self.gain_scale, self.gain_text = labelled_slider(gain_row, "ELA gain", self.ela_gain, 1, 60, 80)
-        ttk.Button(gain_row, text="Reset", command=self.reset_ela_controls).pack(side="left")
+        tip(self.gain_scale, "How much the differences are multiplied when the scale is 'gain'.")
+        tip(
+            ttk.Button(gain_row, text="Reset", command=self.reset_ela_controls),
+            "The ELA controls as the model was trained with.",
+        ).pack(side="left")
         for variable in (self.ela_quality, self.ela_scaling, self.ela_gain):
             variable.trace_add("write", lambda *_args: self._ela_controls_changed())
 
@@ -99,6 +114,7 @@ class PhotoPanel(ttk.Frame):
         self.opacity = tk.IntVar(value=100)
         self.opacity_scale = ttk.Scale(view_row, from_=0, to=100, variable=self.opacity, length=110)
         self.opacity_scale.pack(side="left", padx=4)
+        tip(self.opacity_scale, "Blend the right view from the photo (left) to its ELA (right).")
         ttk.Label(view_row, text="ELA").pack(side="left")
         self.opacity.trace_add("write", lambda *_args: self._draw_ela())
         self.show_heatmap = tk.BooleanVar(value=False)
@@ -109,6 +125,11 @@ class PhotoPanel(ttk.Frame):
             command=self._heatmap_toggled,
         )
         self.heatmap_checkbox.pack(side="left", padx=(16, 0))
+        tip(
+            self.heatmap_checkbox,
+            "The photo in grey, coloured where the model's 8×8 blocks score as tampered: red where "
+            "the probability is moderate, yellow where it is high.",
+        )
 
     def _build_answer(self) -> None:
         # Packed before the views, so the verdict and the metadata keep their room and the

@@ -16,6 +16,7 @@ from tkinter import ttk
 
 from desktop_app.jobs import LatestOnly
 from desktop_app.widgets.image_view import photo_beside
+from desktop_app.widgets.tooltip import tip
 from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import forgery
 from training.core.errors import InvalidInputError
@@ -135,6 +136,7 @@ class ViewsPage(ttk.Frame):
                 row, text=views.VIEW_TITLES[name], value=name, variable=self.chosen, command=self._view_chosen
             )
             button.grid(row=index // 3, column=index % 3, sticky="w", padx=(0, 8))
+            tip(button, HOW_TO_READ[name])
             self.selectors[name] = button
 
     def _build_controls(self) -> None:

@@ -21,6 +21,7 @@ from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.reliability import draw_reliability
 from desktop_app.widgets.results_table import ResultsTable
+from desktop_app.widgets.tooltip import tip
 from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import imbalanced
 from training.core.errors import InvalidInputError
@@ -51,6 +52,23 @@ CURVE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
 
 class ImbalancedTab(ToolTab):
     title = "Imbalanced"
+    how_to_read = (
+        'Drop a CSV with a yes/no column where "yes" is rare (fraud, default, churn). Choose the '
+        "column and its rare value, leave out IDs and columns known only after the outcome, tick "
+        "models × imbalance methods and Run. Each configuration is cross-validated on the "
+        "training rows; the test split is scored once, at the end.\n\n"
+        "Results: judge on the rare class. PR AUC and F1 (rare) matter more than accuracy or "
+        "ROC AUC, which look good even for a model that never flags anything (the Dummy row "
+        "shows that floor). Precision: of the flagged rows, the share that are rare cases; "
+        "recall: of the rare cases, the share flagged. ECE and Brier: how far the probabilities "
+        'can be read as such (lower is better). The leakage audit says "diverges" when the '
+        "cross-validated ROC AUC and the test split's differ by more than 0.05: leakage, drift or "
+        "an unlucky split; the test figure is the one to trust.\n\n"
+        "The threshold slider and the Optimise buttons set where a row is flagged: they choose "
+        "on the training folds and show the test split's figures.\n\n"
+        "Explain: which columns drive the score overall, how one column moves it, and why a "
+        "chosen row got its score (the waterfall)."
+    )
     filetypes = (("CSV and text tables", "*.csv *.tsv *.txt"), ("All files", "*"))
 
     def __init__(self, parent, app):
@@ -114,6 +132,8 @@ class ImbalancedTab(ToolTab):
         )
         self.positive_selector.grid(row=1, column=1, sticky="w")
         self.positive_selector.bind("<<ComboboxSelected>>", lambda _event: self._show_balance())
+        tip(self.target_selector, "The yes/no column to predict.")
+        tip(self.positive_selector, "The rare value of that column (fraud, default, churn): the one scored.")
         self.balance = BarList(problem, rows=2, width=230, label_width=80)
         self.balance.grid(row=2, column=0, columnspan=2, pady=(6, 0))
 
@@ -123,6 +143,11 @@ class ImbalancedTab(ToolTab):
             exclusion, selectmode="multiple", height=5, exportselection=False, width=16
         )
         self.exclude_list.pack(fill="both", expand=True)
+        tip(
+            self.exclude_list,
+            "Columns the models must not see: IDs, and anything known only after the outcome "
+            "(those found are selected already, and said why below).",
+        )
         self.leak_text = tk.StringVar()
         WrappingLabel(exclusion, textvariable=self.leak_text, foreground="#9a5b00").pack(fill="x")
 
@@ -158,22 +183,40 @@ class ImbalancedTab(ToolTab):
             protocol, textvariable=self.split_choice, state="readonly", width=24, values=list(SPLIT_CHOICES)
         )
         self.split_selector.pack(side="left", padx=(2, 8))
+        tip(
+            self.split_selector,
+            "Which rows are held out as the untouched test split: random rows with the rare class's "
+            "share kept, or the latest rows (by file order or a date column), as the models would "
+            "meet the future.",
+        )
         ttk.Label(protocol, text="Calibrate:").pack(side="left")
         self.calibration_choice = tk.StringVar(value="none")
-        ttk.Combobox(
+        calibration = ttk.Combobox(
             protocol,
             textvariable=self.calibration_choice,
             state="readonly",
             width=9,
             values=imbalanced.CALIBRATION_METHODS,
-        ).pack(side="left", padx=(2, 8))
+        )
+        calibration.pack(side="left", padx=(2, 8))
+        tip(
+            calibration,
+            "Map the scores to probabilities that can be read as such (sigmoid or isotonic, fitted "
+            "on out-of-fold scores); the Results page's ECE and Brier say how well they do.",
+        )
         tuning = ttk.Frame(grid)  # a row of its own: the protocol fits a small window
         tuning.grid(
             row=len(imbalanced.ALL_MODELS) + 2, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
         )
         ttk.Label(tuning, text="Tune (Optuna trials, 0 = off):").pack(side="left")
         self.tune_trials = tk.StringVar(value="0")
-        ttk.Spinbox(tuning, from_=0, to=500, textvariable=self.tune_trials, width=5).pack(side="left", padx=2)
+        trials = ttk.Spinbox(tuning, from_=0, to=500, textvariable=self.tune_trials, width=5)
+        trials.pack(side="left", padx=2)
+        tip(
+            trials,
+            "Search each model's settings with Optuna, inside the training folds, for this many "
+            "trials (slower; 0 runs the defaults).",
+        )
         controls = ttk.Frame(grid)
         controls.grid(
             row=len(imbalanced.ALL_MODELS) + 3, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
@@ -204,14 +247,24 @@ class ImbalancedTab(ToolTab):
         ttk.Button(exports, text="Export predictions…", command=self._ask_export_predictions).pack(
             side="left", padx=4
         )
-        ttk.Button(exports, text="Save as model…", command=self._ask_save).pack(side="left")
+        save_button = ttk.Button(exports, text="Save as model…", command=self._ask_save)
+        save_button.pack(side="left")
+        tip(
+            save_button,
+            "Keep the selected configuration, fitted, with the threshold shown, to score new CSVs.",
+        )
         saved = ttk.Frame(self.results_page)
         saved.pack(fill="x", pady=(4, 0))
         ttk.Label(saved, text="Saved model:").pack(side="left", padx=(0, 2))
         self.saved_choice = tk.StringVar()
         self.saved_selector = ttk.Combobox(saved, textvariable=self.saved_choice, state="readonly", width=22)
         self.saved_selector.pack(side="left")
-        ttk.Button(saved, text="Predict a CSV…", command=self._ask_predict).pack(side="left", padx=4)
+        predict_button = ttk.Button(saved, text="Predict a CSV…", command=self._ask_predict)
+        predict_button.pack(side="left", padx=4)
+        tip(
+            predict_button,
+            "Score every row of a CSV with the saved model chosen: probability, flag, reasons.",
+        )
         self._refresh_saved_models()
         self.counts_text = tk.StringVar()
         ttk.Label(self.results_page, textvariable=self.counts_text, foreground="#555555").pack(anchor="w")
@@ -227,6 +280,10 @@ class ImbalancedTab(ToolTab):
             side, from_=0.0, to=1.0, variable=self.threshold, command=lambda _value: self._threshold_moved()
         )
         self.threshold_scale.pack(fill="x")
+        tip(
+            self.threshold_scale,
+            "The score above which a row is flagged: the figures below follow it on the test split.",
+        )
         self.operating_text = tk.StringVar(value="Run a grid, then select a row.")
         ttk.Label(side, textvariable=self.operating_text, justify="left", font=("TkFixedFont", 8)).pack(
             anchor="w", pady=(4, 0)
