@@ -112,6 +112,7 @@ class WorkbenchApp:
         ]
         for tab in self.tabs:
             tab.set_status("Starting…")
+            tab.restore_settings(self.settings.tab(tab.title))
         self.notebook.bind("<<NotebookTabChanged>>", lambda _event: self._tab_changed(), add="+")
         self._tab_changed()
         self.menu = self._build_menu()
@@ -303,6 +304,12 @@ class WorkbenchApp:
             f"Settings: {self.settings.path}",
         )
 
+    def save_settings(self) -> None:
+        self.settings.set("window_size", f"{self.root.winfo_width()}x{self.root.winfo_height()}")
+        for tab in self.tabs:
+            self.settings.tab(tab.title).update(tab.saved_settings())
+        self.settings.save()
+
     def request_quit(self) -> None:
         """Quit, asking first when results would be lost or work is running (Quit, Ctrl+Q, the
         window's close button)."""
@@ -317,8 +324,7 @@ class WorkbenchApp:
 
     def quit(self) -> None:
         """Quit now (code that drives the app calls this: it never asks)."""
-        self.settings.set("window_size", f"{self.root.winfo_width()}x{self.root.winfo_height()}")
-        self.settings.save()
+        self.save_settings()
         for tab in self.tabs:
             tab.cancel_jobs()
         self.jobs.close()

@@ -150,3 +150,25 @@ def test_file_dialogs_open_in_the_last_folder_and_hide_dot_folders(gui, tmp_path
     assert gui.root.tk.call("set", "::tk::dialog::file::showHiddenVar") in ("0", 0, False)
     assert gui.root.tk.call("set", "::tk::dialog::file::showHiddenBtn") in ("1", 1, True)
     assert file_dialogs.initial_folder("never used") == str(Path.home())
+
+
+def test_each_tab_gets_its_choices_back(gui):
+    digits, forgery = gui.tab("Digits"), gui.tab("Forgery")
+    digits.use_gate.set(True)
+    forgery.photo.ela_scaling.set("gain")
+    gui.save_settings()
+    saved = Settings(gui.settings.path)
+    assert saved.tab("Digits")["gate"] is True and saved.tab("Forgery")["ela_scaling"] == "gain"
+    digits.use_gate.set(False)
+    forgery.photo.ela_scaling.set("max")
+    digits.restore_settings(saved.tab("Digits"))
+    forgery.restore_settings(saved.tab("Forgery"))
+    assert digits.use_gate.get() is True and forgery.photo.ela_scaling.get() == "gain"
+    # What no longer fits is left as it is: a model since removed, a value of the wrong kind.
+    digits.restore_settings({"model": "a model since removed", "gate": "not a yes or no"})
+    forgery.restore_settings({"ela_scaling": "sideways", "ela_quality": "high"})
+    assert digits.model_choice.get() in digits.model_selector.cget("values")
+    assert digits.use_gate.get() is True
+    assert forgery.photo.ela_scaling.get() == "gain" and forgery.photo.ela_quality.get() == 90
+    digits.use_gate.set(False)
+    forgery.photo.ela_scaling.set("max")

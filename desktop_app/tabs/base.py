@@ -36,6 +36,34 @@ class ToolTab(ttk.Frame):
     def set_status(self, text: str) -> None:
         self.status_text.set(text)
 
+    # Choices kept between runs -------------------------------------------------------------
+    def remembered_variables(self) -> dict[str, tk.Variable]:
+        """The tab's choices kept in the settings, by name (tabs add theirs)."""
+        return {"model": self.model_choice} if hasattr(self, "model_choice") else {}
+
+    def remembered_choices(self) -> dict[str, Sequence]:
+        """For remembered variables that hold one of a list: the list (other values are ignored)."""
+        return {"model": self.model_selector.cget("values")} if hasattr(self, "model_selector") else {}
+
+    def saved_settings(self) -> dict:
+        return {name: variable.get() for name, variable in self.remembered_variables().items()}
+
+    def restore_settings(self, saved: dict) -> None:
+        """Put back the choices of the last run; one that no longer fits (a model since
+        removed, a value of the wrong kind) is left as it is."""
+        for name, variable in self.remembered_variables().items():
+            if name not in saved:
+                continue
+            allowed = self.remembered_choices().get(name)
+            if allowed is not None and saved[name] not in allowed:
+                continue
+            before = variable.get()
+            try:
+                variable.set(saved[name])
+                variable.get()
+            except (tk.TclError, ValueError):
+                variable.set(before)
+
     def unsaved_results(self) -> str:
         """What would be lost by quitting now (a sentence), or "" when nothing would."""
         return ""

@@ -124,6 +124,9 @@ class DigitsTab(ToolTab):
         self.message_text = tk.StringVar(value="Drop images to classify them.")
         ttk.Label(right, textvariable=self.message_text, wraplength=400).pack(fill="x", pady=(6, 0))
 
+    def remembered_variables(self) -> dict:
+        return super().remembered_variables() | {"gate": self.use_gate}
+
     def model_names(self) -> list[str]:
         return list(MODEL_CHOICES.values())
 

@@ -83,6 +83,14 @@ class ForgeryTab(ToolTab):
         self.batch = BatchView(left, self, self.chart_page)
         self.batch.pack(fill="both", expand=True)
 
+    def remembered_variables(self) -> dict:
+        photo = self.photo
+        ela = {"ela_quality": photo.ela_quality, "ela_scaling": photo.ela_scaling, "ela_gain": photo.ela_gain}
+        return super().remembered_variables() | ela | {"heatmap": photo.show_heatmap}
+
+    def remembered_choices(self) -> dict:
+        return super().remembered_choices() | {"ela_scaling": forgery.ELA_SCALINGS}
+
     def unsaved_results(self) -> str:
         return self.batch.unsaved_results()
 

@@ -312,6 +312,20 @@ class ImbalancedTab(ToolTab):
         ttk.Entry(optimise, textvariable=self.false_positive_cost, width=5).grid(row=3, column=1)
         ttk.Entry(optimise, textvariable=self.false_negative_cost, width=5).grid(row=3, column=2)
 
+    def remembered_variables(self) -> dict:
+        protocol = {
+            "calibration": self.calibration_choice,
+            "tuning_trials": self.tune_trials,
+            "min_precision": self.min_precision,
+            "false_alarm_cost": self.false_positive_cost,
+            "miss_cost": self.false_negative_cost,
+        }
+        ticked = {f"grid {model} × {method}": variable for (model, method), variable in self.choices.items()}
+        return super().remembered_variables() | protocol | ticked
+
+    def remembered_choices(self) -> dict:
+        return super().remembered_choices() | {"calibration": imbalanced.CALIBRATION_METHODS}
+
     # Loading a CSV ----------------------------------------------------------------------------
     def open_paths(self, paths) -> None:
         self.app.remember_opened(self, paths)
