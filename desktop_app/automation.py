@@ -33,6 +33,9 @@ def simulate_drop(widget, paths) -> None:
     tcl("tkdnd::generic::HandleDrop", widget._w, "", [], root_x, root_y, 0)
 
 
+MENU_ENTRIES = ("command", "radiobutton", "checkbutton")
+
+
 def invoke_menu(app, menu_label: str, item_label: str) -> None:
     """Invoke a menu command by its labels, as a click on it would."""
     menu = app.menu
@@ -40,7 +43,7 @@ def invoke_menu(app, menu_label: str, item_label: str) -> None:
         if menu.type(index) == "cascade" and menu.entrycget(index, "label") == menu_label:
             submenu = app.root.nametowidget(menu.entrycget(index, "menu"))
             for item in range(submenu.index("end") + 1):
-                if submenu.type(item) == "command" and submenu.entrycget(item, "label") == item_label:
+                if submenu.type(item) in MENU_ENTRIES and submenu.entrycget(item, "label") == item_label:
                     submenu.invoke(item)
                     return
     raise LookupError(f"no menu item {menu_label} → {item_label}")

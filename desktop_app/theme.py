@@ -11,6 +11,9 @@ log = logging.getLogger(__name__)
 
 THEMES = ("system", "light", "dark")
 PADDING = 6  # around a tab's content and between its parts
+SECONDARY = "Secondary.TLabel"  # the style of side remarks (which model is loaded, counts)
+SECONDARY_COLOURS = {"light": "#5a5a5a", "dark": "#a8a8a8"}
+FOCUS_COLOURS = {"light": "#005fb8", "dark": "#57c8ff"}  # the theme's accent
 
 
 def system_theme() -> str:
@@ -36,8 +39,11 @@ def apply(root: tk.Tk, choice: str = "system") -> str:
         style = ttk.Style(root)
         if "clam" in style.theme_names():
             style.theme_use("clam")
+        style.configure(SECONDARY, foreground=SECONDARY_COLOURS["light"])
         return "clam"
     style = ttk.Style(root)
+    style.configure(SECONDARY, foreground=SECONDARY_COLOURS[shade])
+    show_focus(style, FOCUS_COLOURS[shade])
     # Plain Tk widgets (lists, canvases, menus) follow the theme's colours too.
     background = style.lookup(".", "background")
     foreground = style.lookup(".", "foreground")
@@ -57,3 +63,26 @@ def apply(root: tk.Tk, choice: str = "system") -> str:
     # The focus ring: the keyboard's place is always visible.
     root.option_add("*highlightThickness", 1)
     return shade
+
+
+def show_focus(style: ttk.Style, colour: str) -> None:
+    """A ring around the label of the button, check box or radio button that has the keyboard's
+    focus: Sun Valley draws none, and a keyboard user must see where Space would act."""
+    for kind in ("Button", "Checkbutton", "Radiobutton"):
+        layout = style.layout(f"T{kind}")
+        if _wrap_label(layout, f"{kind}.focus"):
+            style.layout(f"T{kind}", layout)
+        style.configure(f"T{kind}", focuscolor=colour, focusthickness=1)
+
+
+def _wrap_label(layout: list, focus_element: str) -> bool:
+    """Put the layout's label element inside `focus_element` (in place); False if already."""
+    for index, (element, options) in enumerate(layout):
+        if element == focus_element:
+            return False
+        if element.endswith(".label"):
+            layout[index] = (focus_element, {"sticky": "nswe", "children": [(element, options)]})
+            return True
+        if _wrap_label(options.get("children", []), focus_element):
+            return True
+    return False

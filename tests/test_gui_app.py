@@ -172,3 +172,20 @@ def test_each_tab_gets_its_choices_back(gui):
     assert forgery.photo.ela_scaling.get() == "gain" and forgery.photo.ela_quality.get() == 90
     digits.use_gate.set(False)
     forgery.photo.ela_scaling.set("max")
+
+
+def test_the_theme_follows_the_choice_and_shows_the_focus(gui):
+    from tkinter import ttk
+
+    style = ttk.Style(gui.root)
+    assert style.theme_use() in ("sun-valley-light", "sun-valley-dark")
+    try:
+        invoke_menu(gui, "View", "Dark theme")
+        assert style.theme_use() == "sun-valley-dark" and gui.settings.get("theme") == "dark"
+        invoke_menu(gui, "View", "Light theme")
+        assert style.theme_use() == "sun-valley-light" and gui.settings.get("theme") == "light"
+    finally:
+        gui.theme_choice.set("system")
+        gui._theme_chosen()
+    for kind in ("Button", "Checkbutton", "Radiobutton"):
+        assert f"{kind}.focus" in str(style.layout(f"T{kind}")), f"no focus ring on a {kind}"

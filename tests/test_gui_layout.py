@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from desktop_app.automation import page_combinations, unreachable_controls, wait_until
+from desktop_app.automation import descendants, page_combinations, unreachable_controls, wait_until
 from tests.helpers import write_mixed_csv
 
 SIZES = ("900x600", "1920x1080")
@@ -55,7 +55,13 @@ def test_at_900x600_the_tabs_scroll_down_only(gui, sized):
         gui.notebook.select(tab)
         for _page in page_combinations(tab):
             gui.root.update()
-            assert not tab.pane.scrolls[0], f"{tab.title} scrolls across at 900×600"
+            width = tab.pane.canvas.winfo_width()
+            too_wide = [
+                f"{widget} asks for {widget.winfo_reqwidth()} px"
+                for widget in descendants(tab)
+                if widget.winfo_reqwidth() > width
+            ]
+            assert not tab.pane.scrolls[0], f"{tab.title} scrolls across at 900×600 ({width} px): {too_wide}"
 
 
 def test_tables_grow_with_the_window(gui, sized):
@@ -77,3 +83,14 @@ def test_headings_fit_their_text(gui):
     for column in tree["columns"]:
         text = tree.heading(column, "text")
         assert tree.column(column, "width") >= heading_font.measure(text), text
+
+
+def test_file_names_get_the_room_a_large_window_gives(gui, sized):
+    for tab in (gui.tab("Digits"), gui.tab("Anomaly"), gui.tab("Forgery")):
+        gui.notebook.select(tab)
+        if tab.title == "Digits":
+            tab.pages.select(tab.predict_page)
+        sized("900x600")
+        small = tab.results.tree.column("file", "width")
+        sized("1920x1080")
+        assert tab.results.tree.column("file", "width") > small + 100, tab.title

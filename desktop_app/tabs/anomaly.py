@@ -12,12 +12,14 @@ from tkinter import ttk
 import numpy as np
 from PIL import Image
 
+from desktop_app import theme
 from desktop_app.tabs.base import ToolTab
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
 from desktop_app.widgets.tooltip import tip
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import anomaly
 from training.core import images
 from training.core.errors import InvalidInputError, WorkbenchError
@@ -103,7 +105,9 @@ class AnomalyTab(ToolTab):
         top.pack(fill="x")
         self.build_model_selector(top, model_label(anomaly.ALL_DIGITS_MODEL), width=20)
         self.model_state = tk.StringVar(value="model not loaded yet")
-        ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
+        WrappingLabel(top, min_width=150, textvariable=self.model_state, style=theme.SECONDARY).pack(
+            side="left", fill="x", expand=True, padx=8
+        )
         threshold_row = ttk.Frame(self)
         threshold_row.pack(fill="x", pady=(4, 0))
         ttk.Label(threshold_row, text="Threshold rule:").pack(side="left")
@@ -119,7 +123,8 @@ class AnomalyTab(ToolTab):
         )
         self.rule_selector.bind("<<ComboboxSelected>>", lambda _event: self._rule_selected())
         self.threshold_text = tk.StringVar(value="threshold –")
-        ttk.Label(threshold_row, textvariable=self.threshold_text).pack(side="left", padx=8)
+        # A fixed width: the row keeps its size when a threshold replaces the dash.
+        ttk.Label(threshold_row, textvariable=self.threshold_text, width=15).pack(side="left", padx=8)
         self.save_threshold_button = ttk.Button(
             threshold_row, text="Save threshold", command=self.save_threshold, state="disabled"
         )
@@ -129,9 +134,7 @@ class AnomalyTab(ToolTab):
             "Keep the threshold you set by dragging the line on the Scores & threshold page: saved "
             "as a new version of the model in use (the Digits tab's gate uses it too).",
         )
-        self.test_set_button = ttk.Button(
-            threshold_row, text="Score the MNIST test set", command=self.score_test_set
-        )
+        self.test_set_button = ttk.Button(top, text="Score the MNIST test set", command=self.score_test_set)
         self.test_set_button.pack(side="right")
         tip(
             self.test_set_button,
@@ -140,10 +143,12 @@ class AnomalyTab(ToolTab):
         )
         self._refresh_model_choices()
 
-        body = ttk.Frame(self)
+        # The list beside the pages, split where the user drags the sash; a larger window
+        # gives both more room (the pages more).
+        body = ttk.Panedwindow(self, orient="horizontal")
         body.pack(fill="both", expand=True, pady=(6, 0))
         left = ttk.Frame(body)
-        left.pack(side="left", fill="both")
+        body.add(left, weight=1)
         self.drop_zone = DropZone(
             left,
             self.open_paths,
@@ -168,7 +173,7 @@ class AnomalyTab(ToolTab):
         ttk.Button(left, text="Clear", command=self.clear).pack(anchor="e", pady=(4, 0))
 
         self.pages = ttk.Notebook(body)
-        self.pages.pack(side="left", fill="both", expand=True, padx=(6, 0))
+        body.add(self.pages, weight=2)
         self.image_page = ttk.Frame(self.pages, padding=6)
         self.histogram_page = ttk.Frame(self.pages, padding=6)
         self.grid_page = ttk.Frame(self.pages, padding=6)

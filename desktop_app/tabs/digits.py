@@ -8,6 +8,7 @@ from tkinter import ttk
 
 from PIL import Image
 
+from desktop_app import theme
 from desktop_app.tabs.base import ToolTab
 from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
@@ -15,6 +16,7 @@ from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
 from desktop_app.widgets.tooltip import tip
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import anomaly, digits
 from training.core import images
 
@@ -76,7 +78,9 @@ class DigitsTab(ToolTab):
             "is flagged instead of being given the nearest digit.",
         )
         self.model_state = tk.StringVar(value="model not loaded yet")
-        ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
+        WrappingLabel(top, min_width=150, textvariable=self.model_state, style=theme.SECONDARY).pack(
+            side="left", fill="x", expand=True, padx=8
+        )
 
         self.pages = ttk.Notebook(self)
         self.pages.pack(fill="both", expand=True, pady=(6, 0))

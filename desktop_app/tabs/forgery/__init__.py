@@ -15,6 +15,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
+from desktop_app import theme
 from desktop_app.tabs.base import ToolTab
 from desktop_app.tabs.forgery.batch_view import BatchView
 from desktop_app.tabs.forgery.evaluation_view import EvaluationView
@@ -23,6 +24,7 @@ from desktop_app.tabs.forgery.views_page import ViewsPage
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import forgery
 from training.core import images, paths
 from training.core.errors import DatasetMissingError, ModelNotFoundError
@@ -58,19 +60,23 @@ class ForgeryTab(ToolTab):
         top.pack(fill="x")
         self.build_model_selector(top, forgery.DEFAULT_MODEL, width=22)
         self.model_state = tk.StringVar(value="model not loaded yet")
-        ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
+        WrappingLabel(top, min_width=150, textvariable=self.model_state, style=theme.SECONDARY).pack(
+            side="left", fill="x", expand=True, padx=8
+        )
         self._refresh_model_choices()
 
-        body = ttk.Frame(self)
+        # The list beside the pages, split where the user drags the sash; a larger window
+        # gives both more room (the pages more).
+        body = ttk.Panedwindow(self, orient="horizontal")
         body.pack(fill="both", expand=True, pady=(6, 0))
         left = ttk.Frame(body)
-        left.pack(side="left", fill="y")
+        body.add(left, weight=1)
         self.drop_zone = DropZone(
             left, self.open_paths, "Drop photos or a folder of photos here", self.filetypes
         )
         self.drop_zone.pack(fill="x")
         self.pages = ttk.Notebook(body)
-        self.pages.pack(side="left", fill="both", expand=True, padx=(6, 0))
+        body.add(self.pages, weight=3)
         self.views_page = ViewsPage(self.pages, self)
         self.photo = PhotoPanel(self.pages, self)
         self.chart_page = ttk.Frame(self.pages, padding=6)

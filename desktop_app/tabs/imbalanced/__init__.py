@@ -12,7 +12,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import messagebox, ttk
 
-from desktop_app import file_dialogs
+from desktop_app import file_dialogs, theme
 from desktop_app.jobs import ProgressClock
 from desktop_app.processes import run_in_process
 from desktop_app.tabs.base import ToolTab
@@ -267,7 +267,7 @@ class ImbalancedTab(ToolTab):
         )
         self._refresh_saved_models()
         self.counts_text = tk.StringVar()
-        ttk.Label(self.results_page, textvariable=self.counts_text, foreground="#555555").pack(anchor="w")
+        ttk.Label(self.results_page, textvariable=self.counts_text, style=theme.SECONDARY).pack(anchor="w")
         body = ttk.Frame(self.results_page)
         body.pack(fill="both", expand=True, pady=(4, 0))
         self.curves = None
