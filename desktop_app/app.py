@@ -266,6 +266,11 @@ class WorkbenchApp:
         """The status line shown now: the tab in front's."""
         return self.current_tab.status_text
 
+    @property
+    def status_shown(self) -> str:
+        """The text the status bar shows now (what the user reads)."""
+        return self.root.getvar(str(self.status_bar.cget("textvariable")))
+
     def set_status(self, text: str, tab=None) -> None:
         """Say `text` on `tab`'s status line (the tab in front when none is given)."""
         (tab or self.current_tab).set_status(text)

@@ -4,6 +4,7 @@ About, model info, Ctrl+Tab, and the settings file (remembered, and set aside wh
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -18,10 +19,10 @@ def test_each_tab_reports_its_own_work(gui):
     gui.notebook.select(digits)
     forgery.set_status("Model forgery-blocks ready.")
     gui.root.update()
-    assert gui.status_bar.cget("text") != "Model forgery-blocks ready."
+    assert gui.status_shown != "Model forgery-blocks ready."
     gui.notebook.select(forgery)
     gui.root.update()
-    assert gui.status_bar.cget("text") == "Model forgery-blocks ready."
+    assert gui.status_shown == "Model forgery-blocks ready."
 
 
 def test_ctrl_tab_steps_through_the_tools(gui):
@@ -189,3 +190,36 @@ def test_the_theme_follows_the_choice_and_shows_the_focus(gui):
         gui._theme_chosen()
     for kind in ("Button", "Checkbutton", "Radiobutton"):
         assert f"{kind}.focus" in str(style.layout(f"T{kind}")), f"no focus ring on a {kind}"
+
+
+def test_a_corrupt_settings_file_never_stops_the_app(gui, tmp_path):
+    """The app started (in a fresh process, as a user starts it) with a settings file that is
+    not JSON: the window comes up, says so on its status line and in a message, the file is
+    set aside, and quitting writes a good one."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "settings.json"
+    path.write_text("{not json")
+    script = (
+        "from desktop_app.app import WorkbenchApp, create_root\n"
+        "app = WorkbenchApp(create_root())\n"
+        "app.root.update()\n"
+        "print(app.status_shown)\n"
+        "print([window.title() for window in app.messages])\n"
+        "app.quit()\n"
+    )
+    environment = {**os.environ, "FINTECH_USER_DIR": str(tmp_path)}
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    status, windows = completed.stdout.strip().splitlines()[-2:]
+    assert "could not be read" in status and "Settings set aside" in windows
+    assert list(tmp_path.glob("settings.json.corrupt-*"))
+    assert json.loads(path.read_text())["window_size"]
