@@ -160,12 +160,12 @@ class AnomalyTab(ToolTab):
         self.results = ResultsTable(
             left,
             [
-                ("file", "File", 100),
-                ("score", "Score", 60),
+                ("file", "File", 92),
+                ("score", "Score", 68),
                 ("margin", "vs threshold", 80),
                 ("verdict", "Verdict", 84),
             ],
-            height=16,
+            height=10,
         )
         self.results.pack(fill="both", expand=True, pady=(4, 0))
         self.results.tree.tag_configure("anomaly", foreground="#b03a2e")

@@ -107,7 +107,7 @@ class DigitsTab(ToolTab):
                 ("confidence", "Confidence", 80),
                 ("status", "Status", 70),
             ],
-            height=14,
+            height=10,
         )
         self.results.pack(fill="both", expand=True, pady=(6, 0))
         self.results.tree.bind("<<TreeviewSelect>>", lambda _event: self._show_selected())
@@ -119,7 +119,7 @@ class DigitsTab(ToolTab):
         views.pack()
         self.original_view = ImageView(views, 200, 200, caption="original")
         self.original_view.grid(row=0, column=0, padx=(0, 6))
-        self.model_view = ImageView(views, 200, 200, pixelated=True, caption="what the model sees (28×28)")
+        self.model_view = ImageView(views, 200, 200, pixelated=True, caption="model input (28×28)")
         self.model_view.grid(row=0, column=1)
         self.answer_text = tk.StringVar(value="–")
         ttk.Label(right, textvariable=self.answer_text, font=("TkDefaultFont", 40, "bold")).pack(pady=(8, 0))

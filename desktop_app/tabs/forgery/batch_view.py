@@ -64,7 +64,7 @@ class BatchView(ttk.Frame):
                 ("probability", "Probability", 86),
                 ("warnings", "Warnings", 66),
             ],
-            height=18,
+            height=10,
         )
         self.results.pack(fill="both", expand=True, pady=(4, 0))
         self.results.tree.tag_configure("tampered", foreground=TAMPERED_COLOUR)

@@ -136,7 +136,7 @@ class PhotoPanel(ttk.Frame):
         # views take what is left.
         below = ttk.Frame(self)
         below.pack(side="bottom", fill="x", pady=(6, 0))
-        self.metadata = ResultsTable(below, [("field", "Metadata", 90), ("value", "Value", 160)], height=7)
+        self.metadata = ResultsTable(below, [("field", "Metadata", 110), ("value", "Value", 140)], height=7)
         self.metadata.pack(side="right", fill="y", padx=(8, 0))
         answer = ttk.Frame(below)
         answer.pack(side="left", fill="both", expand=True)
