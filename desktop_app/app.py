@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 import tkinter as tk
 import traceback
+from pathlib import Path
 from tkinter import messagebox, ttk
 
 from desktop_app import __version__, file_dialogs, theme
@@ -89,7 +90,10 @@ class WorkbenchApp:
         # automation put their answer here (nothing may wait for a person there).
         self.confirm = lambda title, question: messagebox.askyesno(title, question, parent=self.root)
         root.title(TITLE)
-        self.theme_choice = tk.StringVar(value=self.settings.get("theme", "system"))
+        remembered_theme = self.settings.get("theme", "system")
+        self.theme_choice = tk.StringVar(
+            value=remembered_theme if remembered_theme in theme.THEMES else "system"
+        )
         theme.apply(root, self.theme_choice.get())
         root.geometry(self._remembered_size())
         root.minsize(*MINIMUM_SIZE)
@@ -154,11 +158,7 @@ class WorkbenchApp:
             label="Previous tab", underline=0, accelerator="Ctrl+Shift+Tab", command=lambda: self.step_tab(-1)
         )
         view_menu.add_separator()
-        for choice, label in (
-            ("system", "Theme as the system"),
-            ("light", "Light theme"),
-            ("dark", "Dark theme"),
-        ):
+        for choice, label in theme.THEMES.items():
             view_menu.add_radiobutton(
                 label=label, value=choice, variable=self.theme_choice, command=self._theme_chosen
             )
@@ -217,29 +217,29 @@ class WorkbenchApp:
         return f"{width}x{height}"
 
     def _fill_recent_menu(self) -> None:
-        from pathlib import Path
-
         self.recent_menu.delete(0, "end")
         recent = self.settings.recent_files()
         if not recent:
             self.recent_menu.add_command(label="(none yet)", state="disabled")
-        for path in recent:
-            self.recent_menu.add_command(label=path, command=lambda path=path: self.open_recent(Path(path)))
+        for path, title in recent:
+            self.recent_menu.add_command(
+                label=f"{path}  ({title})" if title else path,
+                command=lambda path=path, title=title: self.open_recent(Path(path), title),
+            )
 
-    def open_recent(self, path) -> None:
-        """Open a recent file in the tab that opened it before (by its kind), else the current one."""
-        title = self.settings.get("recent_tabs", {}).get(str(path))
+    def open_recent(self, path: Path, title: str = "") -> None:
+        """Open a recent file in the tab that opened it before, else the tab in front."""
         tab = next((tab for tab in self.tabs if tab.title == title), self.current_tab)
         self.notebook.select(tab)
         tab.open_paths([path])
 
     def remember_opened(self, tab, paths) -> None:
-        """Files a tab opened: recent files (and which tab), and the tab's last folder."""
-        for path in list(paths)[:3]:
-            self.settings.add_recent(path)
-            self.settings.values.setdefault("recent_tabs", {})[str(path)] = tab.title
+        """What a tab opened (the first of several: the batch's folder or its first file) goes
+        to the recent files, and its folder becomes the tab's kind's last folder."""
+        paths = list(paths)
         if paths:
-            self.settings.remember_folder(file_dialogs.kind_of(tab.filetypes), list(paths)[0])
+            self.settings.add_recent(paths[0], tab.title)
+            self.settings.remember_folder(file_dialogs.kind_of(tab.filetypes), paths[0])
 
     def tab(self, title: str):
         """The tab titled `title` ("Digits", "Anomaly", "Imbalanced", "Forgery"): callers find
@@ -319,9 +319,7 @@ class WorkbenchApp:
         """Quit, asking first when results would be lost or work is running (Quit, Ctrl+Q, the
         window's close button)."""
         losses = [text for text in (tab.unsaved_results() for tab in self.tabs) if text]
-        if self.jobs.busy and any(
-            tab.jobs and not all(job.finished for job in tab.jobs) for tab in self.tabs
-        ):
+        if any(not job.finished for tab in self.tabs for job in tab.jobs):
             losses.append("Work still running is stopped.")
         if losses and not self.confirm("Quit?", "\n".join(losses) + "\n\nQuit anyway?"):
             return

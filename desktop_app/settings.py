@@ -69,27 +69,46 @@ class Settings:
         except OSError as error:
             log.warning("settings not saved to %s: %s", self.path, error)
 
+    def _section(self, key: str, kind: type):
+        """The value under `key` if it is a `kind` (a file edited by hand may hold anything),
+        else a new empty one in its place."""
+        value = self.values.get(key)
+        if not isinstance(value, kind):
+            value = self.values[key] = kind()
+        return value
+
     # Folders and recent files ------------------------------------------------------------------
     def last_folder(self, kind: str) -> str | None:
-        """The folder a file of `kind` (a tab's title, "export", ...) was last opened from or
-        saved to, if it still exists."""
-        folder = self.values.get("folders", {}).get(kind)
-        return folder if folder and Path(folder).is_dir() else None
+        """The folder a file of `kind` ("Images", "exports", ...) was last opened from or saved
+        to, if it still exists."""
+        folder = self._section("folders", dict).get(kind)
+        return folder if isinstance(folder, str) and Path(folder).is_dir() else None
 
     def remember_folder(self, kind: str, path: str | os.PathLike) -> None:
         path = Path(path)
-        folder = path if path.is_dir() else path.parent
-        self.values.setdefault("folders", {})[kind] = str(folder)
+        self._section("folders", dict)[kind] = str(path if path.is_dir() else path.parent)
 
-    def recent_files(self) -> list[str]:
-        return [path for path in self.values.get("recent", []) if Path(path).exists()]
+    def recent_files(self) -> list[tuple[str, str]]:
+        """(path, title of the tab that opened it), newest first, of those still there."""
+        return [
+            (entry["path"], entry.get("tab", ""))
+            for entry in self._section("recent", list)
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str) and Path(entry["path"]).exists()
+        ]
 
-    def add_recent(self, path: str | os.PathLike) -> None:
+    def add_recent(self, path: str | os.PathLike, tab: str) -> None:
         path = str(path)
-        recent = [path] + [other for other in self.values.get("recent", []) if other != path]
-        self.values["recent"] = recent[:RECENT_FILES]
+        kept = [
+            entry
+            for entry in self._section("recent", list)
+            if isinstance(entry, dict) and entry.get("path") != path
+        ]
+        self.values["recent"] = [{"path": path, "tab": tab}, *kept][:RECENT_FILES]
 
     # A tab's own choices -----------------------------------------------------------------------
     def tab(self, title: str) -> dict:
         """The settings of the tab `title` (a dict the tab reads and writes)."""
-        return self.values.setdefault("tabs", {}).setdefault(title, {})
+        tabs = self._section("tabs", dict)
+        if not isinstance(tabs.get(title), dict):
+            tabs[title] = {}
+        return tabs[title]

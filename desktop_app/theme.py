@@ -9,7 +9,7 @@ from tkinter import ttk
 
 log = logging.getLogger(__name__)
 
-THEMES = ("system", "light", "dark")
+THEMES = {"system": "Theme as the system", "light": "Light theme", "dark": "Dark theme"}  # View menu
 PADDING = 6  # around a tab's content and between its parts
 SECONDARY = "Secondary.TLabel"  # the style of side remarks (which model is loaded, counts)
 SECONDARY_COLOURS = {"light": "#5a5a5a", "dark": "#a8a8a8"}
@@ -60,6 +60,10 @@ def apply(root: tk.Tk, choice: str = "system") -> str:
             root.option_add(pattern, colour)
     if background:
         root.configure(background=background)
+    # The options reach widgets made from now on; lists already made are recoloured here.
+    for widget in _descendants(root):
+        if widget.winfo_class() == "Listbox" and field and foreground:
+            widget.configure(background=field, foreground=foreground)
     # The focus ring: the keyboard's place is always visible.
     root.option_add("*highlightThickness", 1)
     return shade
@@ -86,3 +90,9 @@ def _wrap_label(layout: list, focus_element: str) -> bool:
         if _wrap_label(options.get("children", []), focus_element):
             return True
     return False
+
+
+def _descendants(widget):
+    for child in widget.winfo_children():
+        yield child
+        yield from _descendants(child)

@@ -69,14 +69,43 @@ def test_settings_are_remembered(tmp_path):
     settings = Settings(tmp_path / "settings.json")
     settings.set("window_size", "1000x700")
     settings.remember_folder("Photos", tmp_path / "photo.jpg")
-    settings.add_recent(tmp_path / "photo.jpg")
+    (tmp_path / "photo.jpg").write_bytes(b"")
+    settings.add_recent(tmp_path / "photo.jpg", "Forgery")
+    settings.add_recent(tmp_path / "gone.csv", "Imbalanced")
     settings.tab("Imbalanced")["calibration"] = "sigmoid"
     settings.save()
     again = Settings(tmp_path / "settings.json")
     assert again.get("window_size") == "1000x700"
     assert again.last_folder("Photos") == str(tmp_path)
+    assert again.recent_files() == [(str(tmp_path / "photo.jpg"), "Forgery")], (
+        "files since removed are left out"
+    )
     assert again.tab("Imbalanced") == {"calibration": "sigmoid"}
     assert again.problem is None
+
+
+def test_settings_edited_by_hand_into_nonsense_are_ignored(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"folders": "home", "recent": [3, {"path": 7}], "tabs": {"Digits": "x"}}))
+    settings = Settings(path)
+    assert settings.last_folder("Images") is None
+    assert settings.recent_files() == []
+    assert settings.tab("Digits") == {}
+    settings.add_recent(tmp_path, "Digits")
+    assert settings.recent_files() == [(str(tmp_path), "Digits")]
+
+
+def test_the_recent_files_menu_opens_in_the_tab_that_opened_them(gui, tmp_path, monkeypatch):
+    opened = []
+    anomaly = gui.tab("Anomaly")
+    monkeypatch.setattr(anomaly, "open_paths", lambda paths: opened.append(paths))
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(b"")
+    gui.remember_opened(anomaly, [scan])
+    gui.notebook.select(gui.tab("Digits"))
+    gui._fill_recent_menu()  # what opening File → Open recent does (its postcommand)
+    gui.recent_menu.invoke(0)
+    assert opened == [[scan]] and gui.current_tab is anomaly
 
 
 def test_a_corrupt_settings_file_is_set_aside_and_reported(tmp_path):
