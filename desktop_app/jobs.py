@@ -250,6 +250,10 @@ class ProgressClock:
         self._tick()
 
     def update(self, report: Progress) -> None:
+        """A new report; ignored once stopped (a cancelled job's last reports must not
+        overwrite "cancelling…")."""
+        if self._after_id is None:
+            return
         if self.report is None or report.done != self.report.done:
             self.step_started = time.monotonic()
         self.report = report
