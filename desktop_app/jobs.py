@@ -264,6 +264,10 @@ class ProgressClock:
             self._widget.after_cancel(self._after_id)
             self._after_id = None
 
+    def elapsed(self) -> float:
+        """Seconds since `start`."""
+        return time.monotonic() - self.started
+
     def _tick(self) -> None:
         self._show(self.text())
         self._after_id = self._widget.after(1000, self._tick)
@@ -274,7 +278,7 @@ class ProgressClock:
         parts = []
         if report is not None:
             parts.append(f"{report.done}/{report.total}" + (f" · {report.message}" if report.message else ""))
-        parts.append(f"elapsed {format_duration(now - self.started)}")
+        parts.append(f"elapsed {format_duration(self.elapsed())}")
         if report is not None and report.done < report.total:
             parts.append(f"this step {format_duration(now - self.step_started)}")
             left = self.seconds_left(now)

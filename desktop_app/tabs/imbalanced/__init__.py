@@ -13,12 +13,13 @@ from pathlib import Path
 from tkinter import messagebox, ttk
 
 from desktop_app import file_dialogs, theme
-from desktop_app.jobs import ProgressClock
+from desktop_app.jobs import ProgressClock, format_duration
 from desktop_app.processes import run_in_process
 from desktop_app.tabs.base import ToolTab
 from desktop_app.tabs.imbalanced.explain_page import ExplainPage
 from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
+from desktop_app.widgets.flow_frame import FlowFrame
 from desktop_app.widgets.reliability import draw_reliability
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.tooltip import tip
@@ -241,30 +242,30 @@ class ImbalancedTab(ToolTab):
         self.table.pack(fill="both", expand=True)
         self.table.tree.configure(selectmode="extended")
         self.table.tree.bind("<<TreeviewSelect>>", lambda _event: self._selection_changed())
-        exports = ttk.Frame(self.results_page)
+        # One line in a wide window, two in a narrow one (made in the order the keyboard
+        # visits them).
+        exports = FlowFrame(self.results_page)
         exports.pack(fill="x", pady=(4, 0))
-        ttk.Button(exports, text="Export results…", command=self._ask_export_results).pack(side="left")
-        ttk.Button(exports, text="Export predictions…", command=self._ask_export_predictions).pack(
-            side="left", padx=4
+        export_results = ttk.Button(exports, text="Export results…", command=self._ask_export_results)
+        export_predictions = ttk.Button(
+            exports, text="Export predictions…", command=self._ask_export_predictions
         )
         save_button = ttk.Button(exports, text="Save as model…", command=self._ask_save)
-        save_button.pack(side="left")
         tip(
             save_button,
             "Keep the selected configuration, fitted, with the threshold shown, to score new CSVs.",
         )
-        saved = ttk.Frame(self.results_page)
-        saved.pack(fill="x", pady=(4, 0))
-        ttk.Label(saved, text="Saved model:").pack(side="left", padx=(0, 2))
+        saved = ttk.Frame(exports)
+        ttk.Label(saved, text="Saved model:").pack(side="left", padx=(8, 2))
         self.saved_choice = tk.StringVar()
         self.saved_selector = ttk.Combobox(saved, textvariable=self.saved_choice, state="readonly", width=22)
         self.saved_selector.pack(side="left")
-        predict_button = ttk.Button(saved, text="Predict a CSV…", command=self._ask_predict)
-        predict_button.pack(side="left", padx=4)
+        predict_button = ttk.Button(exports, text="Predict a CSV…", command=self._ask_predict)
         tip(
             predict_button,
             "Score every row of a CSV with the saved model chosen: probability, flag, reasons.",
         )
+        exports.add(export_results, export_predictions, save_button, saved, predict_button)
         self._refresh_saved_models()
         self.counts_text = tk.StringVar()
         ttk.Label(self.results_page, textvariable=self.counts_text, style=theme.SECONDARY).pack(anchor="w")
@@ -472,6 +473,13 @@ class ImbalancedTab(ToolTab):
             self.run_button.state(["!disabled"])
             self.cancel_button.state(["disabled"])
 
+        def succeeded(_result) -> None:
+            self.grid_clock.stop()
+            if self.run_token is run_token:
+                text = f"{len(self.results)} configuration(s) done in {format_duration(self.grid_clock.elapsed())}."
+                self.progress_text.set(f"Configurations: {text}")
+                self.set_status(f"Grid: {text}")
+
         def cancelled() -> None:
             if self.run_token is run_token:  # not when a new table replaced the results
                 self.progress_text.set(
@@ -484,6 +492,7 @@ class ImbalancedTab(ToolTab):
             work,
             on_partial=lambda item: self._receive(item) if self.run_token is run_token else None,
             on_progress=progress,
+            on_success=succeeded,
             on_cancelled=cancelled,
             on_error=lambda error, details: (
                 self.progress_text.set(str(error)),
