@@ -94,37 +94,40 @@ def unreachable_controls(tab) -> list[str]:
     user cannot fully see: unmapped, squeezed below their requested size, or lying partly outside
     a parent (which clips them) or the window. A control inside a scrolling pane is scrolled into
     view first, as the user would."""
-    problems = []
-    toplevel = tab.winfo_toplevel()
-    for widget in descendants(tab):
-        if widget.winfo_class() not in CONTROL_CLASSES or not _on_selected_pages(widget, tab):
-            continue
-        for ancestor in _ancestors(widget, toplevel):
-            if hasattr(ancestor, "scroll_into_view"):
-                ancestor.scroll_into_view(widget)
-        toplevel.update()
-        name = f"{widget.winfo_class()} {_label(widget)!r} ({widget})"
-        if not widget.winfo_ismapped():
-            problems.append(f"{name}: not shown")
-            continue
-        if (
-            widget.winfo_width() < widget.winfo_reqwidth() - 1
-            or widget.winfo_height() < widget.winfo_reqheight() - 1
-        ):
-            problems.append(
-                f"{name}: squeezed to {widget.winfo_width()}×{widget.winfo_height()} "
-                f"(needs {widget.winfo_reqwidth()}×{widget.winfo_reqheight()})"
-            )
-            continue
-        left, top, right, bottom = _rectangle(widget)
-        for ancestor in [*_ancestors(widget, toplevel), toplevel]:
-            a_left, a_top, a_right, a_bottom = _rectangle(ancestor)
-            if left < a_left or top < a_top or right > a_right or bottom > a_bottom:
-                problems.append(
-                    f"{name}: at {left},{top}–{right},{bottom}, outside {ancestor} ({a_left},{a_top}–{a_right},{a_bottom})"
-                )
-                break
-    return problems
+    return [
+        problem
+        for widget in descendants(tab)
+        if widget.winfo_class() in CONTROL_CLASSES and _on_selected_pages(widget, tab)
+        for problem in [cut_off(widget)]
+        if problem
+    ]
+
+
+def cut_off(widget) -> str:
+    """Why a user cannot see `widget` whole (after scrolling the pane that holds it into view,
+    as the user would), or "" when they can."""
+    toplevel = widget.winfo_toplevel()
+    for ancestor in _ancestors(widget, toplevel):
+        if hasattr(ancestor, "scroll_into_view"):
+            ancestor.scroll_into_view(widget)
+    toplevel.update()
+    name = f"{widget.winfo_class()} {_label(widget)!r} ({widget})"
+    if not widget.winfo_ismapped():
+        return f"{name}: not shown"
+    if (
+        widget.winfo_width() < widget.winfo_reqwidth() - 1
+        or widget.winfo_height() < widget.winfo_reqheight() - 1
+    ):
+        return (
+            f"{name}: squeezed to {widget.winfo_width()}×{widget.winfo_height()} "
+            f"(needs {widget.winfo_reqwidth()}×{widget.winfo_reqheight()})"
+        )
+    left, top, right, bottom = _rectangle(widget)
+    for ancestor in [*_ancestors(widget, toplevel), toplevel]:
+        a_left, a_top, a_right, a_bottom = _rectangle(ancestor)
+        if left < a_left or top < a_top or right > a_right or bottom > a_bottom:
+            return f"{name}: at {left},{top}–{right},{bottom}, outside {ancestor} ({a_left},{a_top}–{a_right},{a_bottom})"
+    return ""
 
 
 def _ancestors(widget, stop):

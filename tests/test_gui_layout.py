@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from desktop_app.automation import descendants, page_combinations, unreachable_controls, wait_until
+from desktop_app.automation import cut_off, descendants, page_combinations, unreachable_controls, wait_until
 from tests.helpers import write_mixed_csv
 
 SIZES = ("900x600", "1920x1080")
@@ -94,3 +94,28 @@ def test_file_names_get_the_room_a_large_window_gives(gui, sized):
         small = tab.results.tree.column("file", "width")
         sized("1920x1080")
         assert tab.results.tree.column("file", "width") > small + 100, tab.title
+
+
+def test_the_forgery_verdict_and_its_warnings_are_whole_at_900x600(gui, sized, tmp_path):
+    """The verdict once read "tamp" at this size, and the warnings were hidden."""
+    from PIL import Image
+
+    from training.core import paths
+
+    tab = gui.tab("Forgery")
+    tab.clear()
+    sized("900x600")
+    squeezed = tmp_path / "forwarded.jpg"  # inconclusive: the longest verdict, with a reason
+    Image.open(paths.assets_dir() / "samples" / "photos" / "tampered.jpg").save(squeezed, quality=45)
+    tab.open_paths([squeezed])
+    wait_until(
+        gui.root,
+        lambda: tab.photo.shown is not None and tab.photo.shown.verdict is not None,
+        120,
+        "the verdict",
+    )
+    gui.root.update()
+    assert tab.photo.verdict_text.get() == "inconclusive"
+    for widget in (tab.photo.verdict_label, tab.photo.warnings_label, tab.photo.message_label):
+        assert not cut_off(widget), cut_off(widget)
+    assert not tab.pane.scrolls[0], "the longest verdict fits the width: the tab does not scroll across"

@@ -143,12 +143,15 @@ class AnomalyTab(ToolTab):
         )
         self._refresh_model_choices()
 
-        # The list beside the pages, split where the user drags the sash; a larger window
-        # gives both more room (the pages more).
-        body = ttk.Panedwindow(self, orient="horizontal")
+        # The list beside the pages: each gets at least what it asks for, and a larger window
+        # gives both more room, the pages more.
+        body = ttk.Frame(self)
         body.pack(fill="both", expand=True, pady=(6, 0))
+        body.rowconfigure(0, weight=1)
+        body.columnconfigure(0, weight=1)
+        body.columnconfigure(1, weight=2)
         left = ttk.Frame(body)
-        body.add(left, weight=1)
+        left.grid(row=0, column=0, sticky="nsew")
         self.drop_zone = DropZone(
             left,
             self.open_paths,
@@ -173,7 +176,7 @@ class AnomalyTab(ToolTab):
         ttk.Button(left, text="Clear", command=self.clear).pack(anchor="e", pady=(4, 0))
 
         self.pages = ttk.Notebook(body)
-        body.add(self.pages, weight=2)
+        self.pages.grid(row=0, column=1, sticky="nsew", padx=(6, 0))
         self.image_page = ttk.Frame(self.pages, padding=6)
         self.histogram_page = ttk.Frame(self.pages, padding=6)
         self.grid_page = ttk.Frame(self.pages, padding=6)

@@ -7,6 +7,7 @@ import tkinter as tk
 from collections.abc import Callable, Sequence
 from tkinter import ttk
 
+from desktop_app import theme
 from desktop_app.jobs import ProgressClock, format_duration
 from desktop_app.widgets.retrain_dialog import Field, RetrainDialog
 from desktop_app.widgets.tooltip import tip
@@ -23,7 +24,7 @@ class ToolTab(ttk.Frame):
     retrain_chart_keys: Sequence[str] = ("accuracy", "val_accuracy")
 
     def __init__(self, parent, app):
-        super().__init__(parent, padding=6)
+        super().__init__(parent, padding=theme.PADDING)
         self.app = app
         self.jobs = []
         self.batch_jobs = []

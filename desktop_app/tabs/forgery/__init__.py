@@ -65,18 +65,21 @@ class ForgeryTab(ToolTab):
         )
         self._refresh_model_choices()
 
-        # The list beside the pages, split where the user drags the sash; a larger window
-        # gives both more room (the pages more).
-        body = ttk.Panedwindow(self, orient="horizontal")
+        # The list beside the pages: each gets at least what it asks for, and a larger window
+        # gives both more room, the pages more.
+        body = ttk.Frame(self)
         body.pack(fill="both", expand=True, pady=(6, 0))
+        body.rowconfigure(0, weight=1)
+        body.columnconfigure(0, weight=1)
+        body.columnconfigure(1, weight=3)
         left = ttk.Frame(body)
-        body.add(left, weight=1)
+        left.grid(row=0, column=0, sticky="nsew")
         self.drop_zone = DropZone(
             left, self.open_paths, "Drop photos or a folder of photos here", self.filetypes
         )
         self.drop_zone.pack(fill="x")
         self.pages = ttk.Notebook(body)
-        body.add(self.pages, weight=3)
+        self.pages.grid(row=0, column=1, sticky="nsew", padx=(6, 0))
         self.views_page = ViewsPage(self.pages, self)
         self.photo = PhotoPanel(self.pages, self)
         self.chart_page = ttk.Frame(self.pages, padding=6)

@@ -136,13 +136,13 @@ class PhotoPanel(ttk.Frame):
         # views take what is left.
         below = ttk.Frame(self)
         below.pack(side="bottom", fill="x", pady=(6, 0))
-        self.metadata = ResultsTable(below, [("field", "Metadata", 110), ("value", "Value", 140)], height=7)
+        self.metadata = ResultsTable(below, [("field", "Metadata", 104), ("value", "Value", 126)], height=7)
         self.metadata.pack(side="right", fill="y", padx=(8, 0))
         answer = ttk.Frame(below)
         answer.pack(side="left", fill="both", expand=True)
         self.verdict_text = tk.StringVar(value="–")
         self.verdict_label = ttk.Label(
-            answer, textvariable=self.verdict_text, font=("TkDefaultFont", 24, "bold")
+            answer, textvariable=self.verdict_text, font=("TkDefaultFont", 20, "bold")
         )
         self.verdict_label.pack(anchor="w")
         self.probability_text = tk.StringVar(value="")
@@ -159,9 +159,8 @@ class PhotoPanel(ttk.Frame):
         )
         self.warnings_label.pack(anchor="w", fill="x", pady=(4, 0))
         self.message_text = tk.StringVar(value=NOTHING_SHOWN)
-        WrappingLabel(answer, textvariable=self.message_text, justify="left").pack(
-            anchor="w", fill="x", pady=(4, 0)
-        )
+        self.message_label = WrappingLabel(answer, textvariable=self.message_text, justify="left")
+        self.message_label.pack(anchor="w", fill="x", pady=(4, 0))
 
     def _build_views(self) -> None:
         views, self.original_view, self.ela_view = photo_beside(self, "ELA")
