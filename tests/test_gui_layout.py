@@ -119,3 +119,24 @@ def test_the_forgery_verdict_and_its_warnings_are_whole_at_900x600(gui, sized, t
     for widget in (tab.photo.verdict_label, tab.photo.warnings_label, tab.photo.message_label):
         assert not cut_off(widget), cut_off(widget)
     assert not tab.pane.scrolls[0], "the longest verdict fits the width: the tab does not scroll across"
+
+
+def test_the_wheel_scrolls_a_pane_but_not_over_a_table(gui, sized):
+    sized("900x600")
+    tab = gui.tab("Forgery")
+    gui.notebook.select(tab)
+    tab.pages.select(tab.photo)
+    gui.root.update()
+    assert tab.pane.scrolls[1], "the Forgery tab scrolls down at 900×600"
+    tab.pane.canvas.yview_moveto(0)
+    label = tab.photo.verdict_label
+    label.event_generate("<Button-5>", x=2, y=2)
+    gui.root.update()
+    assert tab.pane.canvas.yview()[0] > 0
+    top = tab.pane.canvas.yview()[0]
+    tab.results.tree.event_generate("<Button-5>", x=2, y=2)
+    gui.root.update()
+    assert tab.pane.canvas.yview()[0] == top, "the wheel over a table scrolls the table"
+    label.event_generate("<Button-4>", x=2, y=2)
+    gui.root.update()
+    assert tab.pane.canvas.yview()[0] < top
