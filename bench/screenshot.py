@@ -118,7 +118,8 @@ def main() -> None:
     for name in sys.argv[1:] or list(SCENES):
         root = create_root()
         app = WorkbenchApp(root)
-        root.geometry("1100x760+0+0")
+        # Larger than the default 1100×760 (where the Results page scrolls): every part in view.
+        root.geometry("1280x860+0+0")
         SCENES[name](app, root)
         for _ in range(40):
             root.update()

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         close_splash()
         if arguments.ready_file:
             arguments.ready_file.write_text(f"{time.time():.6f}\n")
-        app.set_status("Ready. Loading models in the background…")
         for tab in app.tabs:
+            tab.set_status("Ready. Loading models in the background…")
             tab.start_loading()
 
     def when_mapped(event=None) -> None:

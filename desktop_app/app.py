@@ -6,17 +6,23 @@ import logging
 import logging.handlers
 import tkinter as tk
 import traceback
-from tkinter import filedialog, ttk
+from pathlib import Path
+from tkinter import messagebox, ttk
 
+from desktop_app import __version__, file_dialogs, theme
 from desktop_app.jobs import JobRunner
 from desktop_app.model_cache import ModelCache
+from desktop_app.settings import Settings
 from desktop_app.widgets.messages import MessageWindow
+from desktop_app.widgets.scrolling_pane import ScrollingPane
 from training.core import paths
 from training.core.errors import WorkbenchError
 from training.core.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 TITLE = "Fintech ML Workbench"
+DEFAULT_SIZE = "1100x760"
+MINIMUM_SIZE = (820, 560)
 
 
 def create_root() -> tk.Tk:
@@ -43,8 +49,32 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+class ToolNotebook(ttk.Notebook):
+    """The main notebook: each tool tab lies in a scrolling pane, which is the notebook's page;
+    `select(tab)` takes the tab or its pane, `select()` answers the pane."""
+
+    def add_tool(self, tool_class, app):
+        pane = ScrollingPane(self)
+        tab = tool_class(pane.interior, app)
+        pane.hold(tab)
+        tab.pane = pane
+        self.add(pane, text=tab.title)
+        return tab
+
+    def select(self, tab_id=None):
+        if tab_id is None:
+            return super().select()
+        return super().select(getattr(tab_id, "pane", tab_id))
+
+
 class WorkbenchApp:
-    def __init__(self, root: tk.Tk, registry: ModelRegistry | None = None, data_dir=None):
+    def __init__(
+        self,
+        root: tk.Tk,
+        registry: ModelRegistry | None = None,
+        data_dir=None,
+        settings: Settings | None = None,
+    ):
         from desktop_app.tabs.anomaly import AnomalyTab
         from desktop_app.tabs.digits import DigitsTab
         from desktop_app.tabs.forgery import ForgeryTab
@@ -53,13 +83,20 @@ class WorkbenchApp:
         self.root = root
         self.registry = registry or ModelRegistry()
         self.data_dir = data_dir
+        self.settings = settings or Settings()
+        file_dialogs.remember_in(self.settings)
         self.messages: list[MessageWindow] = []
+        # Asked before quitting with unsaved results: (title, question) → yes? Tests and
+        # automation put their answer here (nothing may wait for a person there).
+        self.confirm = lambda title, question: messagebox.askyesno(title, question, parent=self.root)
         root.title(TITLE)
-        style = ttk.Style(root)
-        if "clam" in style.theme_names():
-            style.theme_use("clam")
-        root.geometry("1100x760")
-        root.minsize(820, 560)
+        remembered_theme = self.settings.get("theme", "system")
+        self.theme_choice = tk.StringVar(
+            value=remembered_theme if remembered_theme in theme.THEMES else "system"
+        )
+        theme.apply(root, self.theme_choice.get())
+        root.geometry(self._remembered_size())
+        root.minsize(*MINIMUM_SIZE)
         root.report_callback_exception = self.report_callback_exception
         icon = paths.assets_dir() / "icon.png"
         if icon.is_file():
@@ -67,25 +104,28 @@ class WorkbenchApp:
             root.iconphoto(True, self.icon)
         self.jobs = JobRunner(root, self.show_error)
         self.model_cache = ModelCache(self)
-        self.status_text = tk.StringVar(value="Starting…")
-        status_bar = ttk.Label(
-            root, textvariable=self.status_text, anchor="w", relief="sunken", padding=(6, 2)
-        )
-        status_bar.pack(side="bottom", fill="x")
-        self.notebook = ttk.Notebook(root)
+        # The status bar shows the line of the tab in front (each tab has its own).
+        self.status_bar = ttk.Label(root, anchor="w", padding=(theme.PADDING, 2))
+        self.status_bar.pack(side="bottom", fill="x")
+        ttk.Separator(root).pack(side="bottom", fill="x")
+        self.notebook = ToolNotebook(root)
         self.notebook.pack(fill="both", expand=True)
         self.tabs = [
-            DigitsTab(self.notebook, self),
-            AnomalyTab(self.notebook, self),
-            ImbalancedTab(self.notebook, self),
-            ForgeryTab(self.notebook, self),
+            self.notebook.add_tool(tool_class, self)
+            for tool_class in (DigitsTab, AnomalyTab, ImbalancedTab, ForgeryTab)
         ]
         for tab in self.tabs:
-            self.notebook.add(tab, text=tab.title)
+            tab.set_status("Starting…")
+            tab.restore_settings(self.settings.tab(tab.title))
+        self.notebook.bind("<<NotebookTabChanged>>", lambda _event: self._tab_changed(), add="+")
+        self._tab_changed()
         self.menu = self._build_menu()
-        root.protocol("WM_DELETE_WINDOW", self.quit)
+        root.protocol("WM_DELETE_WINDOW", self.request_quit)
         self.shown_warnings: set[str] = set()
         self.show_registry_warnings()
+        if self.settings.problem:
+            self.set_status(self.settings.problem.split(";")[0] + ": set aside.")
+            self.show_message("Settings set aside", self.settings.problem)
         self.jobs.submit("remove leftovers of killed runs", lambda _job: self.registry.remove_leftovers())
 
     def show_registry_warnings(self) -> None:
@@ -100,12 +140,29 @@ class WorkbenchApp:
                 self.show_message("Retrained models set aside", warning)
 
     def _build_menu(self) -> tk.Menu:
+        """The menus, with their shortcuts shown beside the entries and a mnemonic each
+        (Alt + the underlined letter)."""
         menu = tk.Menu(self.root, tearoff=False)
         file_menu = tk.Menu(menu, tearoff=False)
-        file_menu.add_command(label="Open…", accelerator="Ctrl+O", command=self.open_files)
+        file_menu.add_command(label="Open…", underline=0, accelerator="Ctrl+O", command=self.open_files)
+        self.recent_menu = tk.Menu(file_menu, tearoff=False, postcommand=self._fill_recent_menu)
+        file_menu.add_cascade(label="Open recent", underline=5, menu=self.recent_menu)
         file_menu.add_separator()
-        file_menu.add_command(label="Quit", accelerator="Ctrl+Q", command=self.quit)
-        menu.add_cascade(label="File", menu=file_menu)
+        file_menu.add_command(label="Quit", underline=0, accelerator="Ctrl+Q", command=self.request_quit)
+        menu.add_cascade(label="File", underline=0, menu=file_menu)
+        view_menu = tk.Menu(menu, tearoff=False)
+        view_menu.add_command(
+            label="Next tab", underline=0, accelerator="Ctrl+Tab", command=lambda: self.step_tab(1)
+        )
+        view_menu.add_command(
+            label="Previous tab", underline=0, accelerator="Ctrl+Shift+Tab", command=lambda: self.step_tab(-1)
+        )
+        view_menu.add_separator()
+        for choice, label in theme.THEMES.items():
+            view_menu.add_radiobutton(
+                label=label, value=choice, variable=self.theme_choice, command=self._theme_chosen
+            )
+        menu.add_cascade(label="View", underline=0, menu=view_menu)
         models_menu = tk.Menu(menu, tearoff=False)
         for tab in (tab for tab in self.tabs if tab.retrain_fields):
             models_menu.add_command(label=f"Retrain {tab.title}…", command=tab.open_retrain_dialog)
@@ -113,15 +170,76 @@ class WorkbenchApp:
                 label=f"Revert {tab.title} to bundled model", command=tab.revert_to_bundled
             )
         models_menu.add_separator()
-        models_menu.add_command(label="Model info", command=self.show_model_info)
-        menu.add_cascade(label="Models", menu=models_menu)
+        models_menu.add_command(label="Model info", underline=6, command=self.show_model_info)
+        menu.add_cascade(label="Models", underline=0, menu=models_menu)
         help_menu = tk.Menu(menu, tearoff=False)
-        help_menu.add_command(label="About", command=self.show_about)
-        menu.add_cascade(label="Help", menu=help_menu)
+        help_menu.add_command(
+            label="How to read this tab", underline=0, accelerator="F1", command=self.show_tab_help
+        )
+        help_menu.add_separator()
+        help_menu.add_command(label="About", underline=0, command=self.show_about)
+        menu.add_cascade(label="Help", underline=0, menu=help_menu)
         self.root.configure(menu=menu)
         self.root.bind_all("<Control-o>", lambda _event: self.open_files())
-        self.root.bind_all("<Control-q>", lambda _event: self.quit())
+        self.root.bind_all("<Control-q>", lambda _event: self.request_quit())
+        self.root.bind_all("<F1>", lambda _event: self.show_tab_help())
+        # Ctrl+Tab moves between the tools wherever the focus is (ttk binds it to the inner
+        # notebooks' pages too: the tools come first here).
+        self.root.bind_all("<Control-Tab>", lambda _event: self.step_tab(1) or "break")
+        for sequence in ("<Control-Shift-Tab>", "<Control-ISO_Left_Tab>"):
+            self.root.bind_all(sequence, lambda _event: self.step_tab(-1) or "break")
         return menu
+
+    def step_tab(self, step: int) -> None:
+        """Bring the next (step 1) or previous (-1) tool tab to the front."""
+        panes = self.notebook.tabs()
+        current = panes.index(self.notebook.select())
+        self.notebook.select(panes[(current + step) % len(panes)])
+
+    def _tab_changed(self) -> None:
+        self.status_bar.configure(textvariable=self.current_tab.status_text)
+
+    def _theme_chosen(self) -> None:
+        theme.apply(self.root, self.theme_choice.get())
+        self.settings.set("theme", self.theme_choice.get())
+
+    def _remembered_size(self) -> str:
+        """The window's size when the app was last closed, if it still fits the screen."""
+        size = self.settings.get("window_size", DEFAULT_SIZE)
+        try:
+            width, height = (int(value) for value in str(size).split("x"))
+        except ValueError:
+            return DEFAULT_SIZE
+        if not (MINIMUM_SIZE[0] <= width <= self.root.winfo_screenwidth()):
+            return DEFAULT_SIZE
+        if not (MINIMUM_SIZE[1] <= height <= self.root.winfo_screenheight()):
+            return DEFAULT_SIZE
+        return f"{width}x{height}"
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.delete(0, "end")
+        recent = self.settings.recent_files()
+        if not recent:
+            self.recent_menu.add_command(label="(none yet)", state="disabled")
+        for path, title in recent:
+            self.recent_menu.add_command(
+                label=f"{path}  ({title})" if title else path,
+                command=lambda path=path, title=title: self.open_recent(Path(path), title),
+            )
+
+    def open_recent(self, path: Path, title: str = "") -> None:
+        """Open a recent file in the tab that opened it before, else the tab in front."""
+        tab = next((tab for tab in self.tabs if tab.title == title), self.current_tab)
+        self.notebook.select(tab)
+        tab.open_paths([path])
+
+    def remember_opened(self, tab, paths) -> None:
+        """What a tab opened (the first of several: the batch's folder or its first file) goes
+        to the recent files, and its folder becomes the tab's kind's last folder."""
+        paths = list(paths)
+        if paths:
+            self.settings.add_recent(paths[0], tab.title)
+            self.settings.remember_folder(file_dialogs.kind_of(tab.filetypes), paths[0])
 
     def tab(self, title: str):
         """The tab titled `title` ("Digits", "Anomaly", "Imbalanced", "Forgery"): callers find
@@ -133,18 +251,29 @@ class WorkbenchApp:
 
     @property
     def current_tab(self):
-        return self.root.nametowidget(self.notebook.select())
+        return self.root.nametowidget(self.notebook.select()).content
 
     def open_files(self) -> None:
         tab = self.current_tab
-        chosen = filedialog.askopenfilenames(parent=self.root, filetypes=tab.filetypes)
+        chosen = file_dialogs.ask_open(
+            self.root, file_dialogs.kind_of(tab.filetypes), tab.filetypes, multiple=True
+        )
         if chosen:
-            from pathlib import Path
+            tab.open_paths(chosen)
 
-            tab.open_paths([Path(path) for path in chosen])
+    @property
+    def status_text(self) -> tk.StringVar:
+        """The status line shown now: the tab in front's."""
+        return self.current_tab.status_text
 
-    def set_status(self, text: str) -> None:
-        self.status_text.set(text)
+    @property
+    def status_shown(self) -> str:
+        """The text the status bar shows now (what the user reads)."""
+        return self.root.getvar(str(self.status_bar.cget("textvariable")))
+
+    def set_status(self, text: str, tab=None) -> None:
+        """Say `text` on `tab`'s status line (the tab in front when none is given)."""
+        (tab or self.current_tab).set_status(text)
 
     def show_message(self, title: str, text: str, details: str = "") -> MessageWindow:
         window = MessageWindow(self.root, title, text, details)
@@ -164,19 +293,41 @@ class WorkbenchApp:
         self.show_error(value, details)
 
     def show_model_info(self) -> None:
-        lines = []
-        for tab in self.tabs:
-            lines.extend(tab.model_info_lines())
-        self.show_message("Model info", "\n".join(lines))
+        paragraphs = [paragraph for tab in self.tabs for paragraph in tab.model_info_paragraphs()]
+        window = self.show_message("Model info", "\n\n".join(paragraphs))
+        window.fit_screen()
+
+    def show_tab_help(self) -> MessageWindow:
+        tab = self.current_tab
+        return self.show_message(f"How to read the {tab.title} tab", tab.how_to_read)
 
     def show_about(self) -> None:
         self.show_message(
             "About",
-            f"{TITLE}\nTools for analysts in finance and fraud teams.\n\n"
-            f"Bundled models: {paths.bundled_models_dir()}\nYour data and retrained models: {paths.user_dir()}",
+            f"{TITLE} {__version__}\nTools for analysts in finance and fraud teams.\n\n"
+            f"Bundled models: {paths.bundled_models_dir()}\nYour data and retrained models: {paths.user_dir()}\n"
+            f"Settings: {self.settings.path}",
         )
 
+    def save_settings(self) -> None:
+        self.settings.set("window_size", f"{self.root.winfo_width()}x{self.root.winfo_height()}")
+        for tab in self.tabs:
+            self.settings.tab(tab.title).update(tab.saved_settings())
+        self.settings.save()
+
+    def request_quit(self) -> None:
+        """Quit, asking first when results would be lost or work is running (Quit, Ctrl+Q, the
+        window's close button)."""
+        losses = [text for text in (tab.unsaved_results() for tab in self.tabs) if text]
+        if any(not job.finished for tab in self.tabs for job in tab.jobs):
+            losses.append("Work still running is stopped.")
+        if losses and not self.confirm("Quit?", "\n".join(losses) + "\n\nQuit anyway?"):
+            return
+        self.quit()
+
     def quit(self) -> None:
+        """Quit now (code that drives the app calls this: it never asks)."""
+        self.save_settings()
         for tab in self.tabs:
             tab.cancel_jobs()
         self.jobs.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -219,3 +220,80 @@ class LatestOnly:
         if self._pending is not _NOTHING:
             value, self._pending = self._pending, _NOTHING
             self._start(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class ProgressClock:
+    """Elapsed time and the time left of a running job, shown through `show(text)` every second
+    on the Tk thread, reports or not: a step that takes minutes still shows signs of life (its
+    own running time). The time left is the job's own estimate when it gives one, else the
+    mean time of the steps done so far times the steps left."""
+
+    def __init__(self, widget, show: Callable[[str], None]):
+        self._widget = widget
+        self._show = show
+        self._after_id = None
+        self.report: Progress | None = None
+        self.started = self.step_started = time.monotonic()
+
+    def start(self) -> None:
+        self.stop()
+        self.report = None
+        self.started = self.step_started = time.monotonic()
+        self._tick()
+
+    def update(self, report: Progress) -> None:
+        """A new report; ignored once stopped (a cancelled job's last reports must not
+        overwrite "cancelling…")."""
+        if self._after_id is None:
+            return
+        if self.report is None or report.done != self.report.done:
+            self.step_started = time.monotonic()
+        self.report = report
+        self._show(self.text())
+
+    def stop(self) -> None:
+        if self._after_id is not None:
+            self._widget.after_cancel(self._after_id)
+            self._after_id = None
+
+    def elapsed(self) -> float:
+        """Seconds since `start`."""
+        return time.monotonic() - self.started
+
+    def _tick(self) -> None:
+        self._show(self.text())
+        self._after_id = self._widget.after(1000, self._tick)
+
+    def text(self) -> str:
+        now = time.monotonic()
+        report = self.report
+        parts = []
+        if report is not None:
+            parts.append(f"{report.done}/{report.total}" + (f" · {report.message}" if report.message else ""))
+        parts.append(f"elapsed {format_duration(self.elapsed())}")
+        if report is not None and report.done < report.total:
+            parts.append(f"this step {format_duration(now - self.step_started)}")
+            left = self.seconds_left(now)
+            parts.append(
+                f"about {format_duration(left)} left" if left is not None else "time left: estimating…"
+            )
+        return " · ".join(parts)
+
+    def seconds_left(self, now: float) -> float | None:
+        report = self.report
+        if report is None:
+            return None
+        if report.eta_seconds is not None:
+            return max(0.0, report.eta_seconds - (now - self.step_started))
+        if report.done == 0:
+            return None
+        mean_step = (self.step_started - self.started) / report.done
+        return max(0.0, mean_step * (report.total - report.done) - (now - self.step_started))

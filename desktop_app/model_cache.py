@@ -50,7 +50,7 @@ class ModelCache:
         waiting.append(callback)
         if len(waiting) > 1:
             return
-        self.app.set_status(f"Loading model {name}…")
+        self._say(name, f"Loading model {name}…")
 
         def loaded(predictor) -> None:
             self._put(name, predictor, replaced=False, status="Model {name} ready ({origin}: {file}).")
@@ -83,6 +83,12 @@ class ModelCache:
         self.loaded[name] = predictor
         freeze_long_lived_objects()
         entry = predictor.entry
-        self.app.set_status(status.format(name=name, origin=entry.origin, file=entry.path.name))
+        self._say(name, status.format(name=name, origin=entry.origin, file=entry.path.name))
         for tab in self.app.tabs:
             tab.on_model_ready(name, replaced)
+
+    def _say(self, name: str, text: str) -> None:
+        """Tell the tabs that use the model `name` (only those: each tab has its own status)."""
+        for tab in self.app.tabs:
+            if name in tab.model_names():
+                self.app.set_status(text, tab)

@@ -147,7 +147,9 @@ def test_a_folder_of_images_scores_in_the_background_and_cancels(gui, tmp_path):
     wait_until(gui.root, lambda: len(tab.results.rows()) >= 5, 60, "the first rows")
     assert tab.cancel_button.instate(["!disabled"]) and 0 < tab.progress_bar["value"] < 1
     tab.cancel_button.invoke()
-    wait_until(gui.root, lambda: tab.cancel_button.instate(["disabled"]), 30, "the cancel")
+    # From the click on, the tab says it is stopping (never that it runs on), then that it stopped.
+    assert tab.cancel_button.instate(["disabled"]) and "cancelling" in gui.status_text.get()
+    wait_until(gui.root, lambda: not tab.batch_jobs, 30, "the cancel")
     assert 5 <= len(tab.results.rows()) < 400
     assert "Cancelled" in gui.status_text.get()
 

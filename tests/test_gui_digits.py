@@ -25,7 +25,7 @@ def test_window_shows_title_menu_and_tool_tabs(gui):
         "Forgery",
     ]
     labels = [gui.menu.entrycget(i, "label") for i in range(gui.menu.index("end") + 1)]
-    assert labels == ["File", "Models", "Help"]
+    assert labels == ["File", "View", "Models", "Help"]
     assert digits_tab(gui).drop_zone.drop_enabled, "tkdnd must be loaded for drag and drop"
 
 
@@ -249,7 +249,7 @@ def test_cancelled_retrain_keeps_the_model_in_use(gui):
 
 def test_model_info_and_about(gui):
     invoke_menu(gui, "Models", "Model info")
-    assert "digits-cnn" in gui.messages[-1].text and "sha256" in gui.messages[-1].text
+    assert "digits-cnn" in gui.messages[-1].text and "SHA-256" in gui.messages[-1].text
     invoke_menu(gui, "Help", "About")
     assert "Fintech ML Workbench" in gui.messages[-1].text
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -167,3 +168,42 @@ def test_a_photo_sized_array_freed_by_a_worker_stays_for_the_next_step():
     assert applied == "True"  # Linux with glibc, as on CI
     assert kept_by_the_app >= 35  # of 38 MiB
     assert kept_by_default < 5
+
+
+def test_the_progress_clock_shows_signs_of_life_and_the_time_left(gui, monkeypatch):
+    """A configuration that runs for minutes still shows its running time every second; the
+    time left is the mean step times the steps left, less what the running step has taken."""
+    now = [1000.0]
+    monkeypatch.setattr(jobs, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    shown = []
+    clock = jobs.ProgressClock(gui.root, shown.append)
+    clock.start()
+    assert shown[-1] == "elapsed 0:00"
+    now[0] += 60
+    clock.update(Progress("grid", 1, 4, "Logistic Regression + SMOTE"))
+    now[0] += 60
+    clock.update(Progress("grid", 2, 4, "Random Forest + SMOTE"))
+    now[0] += 30
+    assert clock.text() == ("2/4 · Random Forest + SMOTE · elapsed 2:30 · this step 0:30 · about 1:30 left")
+    now[0] += 14 * 60  # a step far longer than the others: it still ticks, and says so
+    wait_until(gui.root, lambda: "this step 14:30" in shown[-1], 5, "a tick")
+    assert "about 0:00 left" in shown[-1]
+    clock.stop()
+    ticks = len(shown)
+    waited = threading.Event()
+    gui.root.after(1500, waited.set)
+    wait_until(gui.root, waited.is_set, 5, "1.5 s")
+    clock.update(Progress("grid", 3, 4, "a report that arrives after the cancel"))
+    assert len(shown) == ticks, "a stopped clock says nothing more"
+
+
+def test_the_clock_uses_the_work_s_own_estimate_when_it_gives_one(gui, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(jobs, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    clock = jobs.ProgressClock(gui.root, lambda _text: None)
+    clock.start()
+    clock.update(Progress("epoch", 0, 3, "epoch 1", eta_seconds=125.0))
+    now[0] += 5
+    assert clock.text().endswith("about 2:00 left")
+    assert jobs.format_duration(3725) == "1:02:05" and jobs.format_duration(None) == "–"
+    clock.stop()

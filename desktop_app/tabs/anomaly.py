@@ -12,11 +12,14 @@ from tkinter import ttk
 import numpy as np
 from PIL import Image
 
+from desktop_app import theme
 from desktop_app.tabs.base import ToolTab
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
+from desktop_app.widgets.tooltip import tip
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import anomaly
 from training.core import images
 from training.core.errors import InvalidInputError, WorkbenchError
@@ -56,6 +59,19 @@ class ScoredArray:
 
 class AnomalyTab(ToolTab):
     title = "Anomaly"
+    how_to_read = (
+        "An autoencoder learned to redraw normal digits. Each image gets a score: how badly it "
+        "is redrawn, with evidence that it is not a digit at all. Above the threshold it is an "
+        "anomaly.\n\n"
+        "Image page: what the model sees, its reconstruction, and the error (bright = worse). "
+        '"vs threshold" in the table is the score minus the threshold: positive is '
+        "anomalous, and the further from 0, the clearer.\n\n"
+        'Scores & threshold page: the histogram of scores (after "Score the MNIST test set" or '
+        "a dropped .npz), normal digits and the others in two colours. Drag the line to move the "
+        'threshold: every verdict follows; "Save threshold" keeps it. Moving it right '
+        "misses more anomalies, left flags more normal digits.\n\n"
+        "Most anomalous page: the images that scored highest."
+    )
     filetypes = (("Images or MNIST arrays", IMAGE_TYPES), ("All files", "*"))
     # The engine's defaults, except a quick retrain's epochs and images.
     retrain_fields = (
@@ -88,27 +104,54 @@ class AnomalyTab(ToolTab):
         top = ttk.Frame(self)
         top.pack(fill="x")
         self.build_model_selector(top, model_label(anomaly.ALL_DIGITS_MODEL), width=20)
-        ttk.Label(top, text="Threshold rule:").pack(side="left", padx=(10, 0))
+        self.model_state = tk.StringVar(value="model not loaded yet")
+        WrappingLabel(top, min_width=150, textvariable=self.model_state, style=theme.SECONDARY).pack(
+            side="left", fill="x", expand=True, padx=8
+        )
+        threshold_row = ttk.Frame(self)
+        threshold_row.pack(fill="x", pady=(4, 0))
+        ttk.Label(threshold_row, text="Threshold rule:").pack(side="left")
         self.rule_choice = tk.StringVar()
-        self.rule_selector = ttk.Combobox(top, textvariable=self.rule_choice, state="readonly", width=30)
+        self.rule_selector = ttk.Combobox(
+            threshold_row, textvariable=self.rule_choice, state="readonly", width=30
+        )
         self.rule_selector.pack(side="left", padx=4)
+        tip(
+            self.rule_selector,
+            "How the score above which an image is called an anomaly was chosen from the training "
+            "scores (a percentile, mean + k·sigma, the maximum, or the best F1 on held-out data).",
+        )
         self.rule_selector.bind("<<ComboboxSelected>>", lambda _event: self._rule_selected())
         self.threshold_text = tk.StringVar(value="threshold –")
-        ttk.Label(top, textvariable=self.threshold_text).pack(side="left", padx=8)
+        # A fixed width: the row keeps its size when a threshold replaces the dash.
+        ttk.Label(threshold_row, textvariable=self.threshold_text, width=15).pack(side="left", padx=8)
         self.save_threshold_button = ttk.Button(
-            top, text="Save threshold", command=self.save_threshold, state="disabled"
+            threshold_row, text="Save threshold", command=self.save_threshold, state="disabled"
         )
         self.save_threshold_button.pack(side="left")
+        tip(
+            self.save_threshold_button,
+            "Keep the threshold you set by dragging the line on the Scores & threshold page: saved "
+            "as a new version of the model in use (the Digits tab's gate uses it too).",
+        )
         self.test_set_button = ttk.Button(top, text="Score the MNIST test set", command=self.score_test_set)
         self.test_set_button.pack(side="right")
-        self.model_state = tk.StringVar(value="model not loaded yet")
-        ttk.Label(self, textvariable=self.model_state, foreground="#555555").pack(anchor="w", pady=(2, 0))
+        tip(
+            self.test_set_button,
+            "Score the 10,000 MNIST test digits (needs the data): the histogram then shows how the "
+            "model's normal digits and the others fall either side of the threshold.",
+        )
         self._refresh_model_choices()
 
+        # The list beside the pages: each gets at least what it asks for, and a larger window
+        # gives both more room, the pages more.
         body = ttk.Frame(self)
         body.pack(fill="both", expand=True, pady=(6, 0))
+        body.rowconfigure(0, weight=1)
+        body.columnconfigure(0, weight=1)
+        body.columnconfigure(1, weight=2)
         left = ttk.Frame(body)
-        left.pack(side="left", fill="both")
+        left.grid(row=0, column=0, sticky="nsew")
         self.drop_zone = DropZone(
             left,
             self.open_paths,
@@ -120,12 +163,12 @@ class AnomalyTab(ToolTab):
         self.results = ResultsTable(
             left,
             [
-                ("file", "File", 150),
-                ("score", "Score", 60),
+                ("file", "File", 92),
+                ("score", "Score", 68),
                 ("margin", "vs threshold", 80),
                 ("verdict", "Verdict", 84),
             ],
-            height=16,
+            height=10,
         )
         self.results.pack(fill="both", expand=True, pady=(4, 0))
         self.results.tree.tag_configure("anomaly", foreground="#b03a2e")
@@ -133,7 +176,7 @@ class AnomalyTab(ToolTab):
         ttk.Button(left, text="Clear", command=self.clear).pack(anchor="e", pady=(4, 0))
 
         self.pages = ttk.Notebook(body)
-        self.pages.pack(side="left", fill="both", expand=True, padx=(10, 0))
+        self.pages.grid(row=0, column=1, sticky="nsew", padx=(6, 0))
         self.image_page = ttk.Frame(self.pages, padding=6)
         self.histogram_page = ttk.Frame(self.pages, padding=6)
         self.grid_page = ttk.Frame(self.pages, padding=6)
@@ -148,9 +191,9 @@ class AnomalyTab(ToolTab):
     def _build_image_page(self) -> None:
         views = ttk.Frame(self.image_page)
         views.pack()
-        self.original_view = ImageView(views, 180, 180, pixelated=True, caption="what the model sees")
-        self.reconstruction_view = ImageView(views, 180, 180, pixelated=True, caption="reconstruction")
-        self.error_view = ImageView(views, 180, 180, pixelated=True, caption="error (bright = worse)")
+        self.original_view = ImageView(views, 150, 150, pixelated=True, caption="what the model sees")
+        self.reconstruction_view = ImageView(views, 150, 150, pixelated=True, caption="reconstruction")
+        self.error_view = ImageView(views, 150, 150, pixelated=True, caption="error (bright = worse)")
         for column, view in enumerate((self.original_view, self.reconstruction_view, self.error_view)):
             view.grid(row=0, column=column, padx=3)
         self.verdict_text = tk.StringVar(value="–")
@@ -159,7 +202,7 @@ class AnomalyTab(ToolTab):
         )
         self.verdict_label.pack(pady=(10, 0))
         self.message_text = tk.StringVar(value="Drop images to score them.")
-        ttk.Label(self.image_page, textvariable=self.message_text, wraplength=540).pack(fill="x", pady=(6, 0))
+        ttk.Label(self.image_page, textvariable=self.message_text, wraplength=460).pack(fill="x", pady=(6, 0))
 
     def _page_changed(self) -> None:
         page = self.pages.select()
@@ -255,6 +298,7 @@ class AnomalyTab(ToolTab):
     # Scoring ------------------------------------------------------------------------------------
     def open_paths(self, paths) -> None:
         """Images are scored one by one (rows appear as they come); a .npz as one batch."""
+        self.app.remember_opened(self, paths)
         self.app.notebook.select(self)
         expanded = images.expand_paths(paths, images.IMAGE_SUFFIXES | ARRAY_SUFFIXES)
         arrays = [path for path in expanded if path.suffix.lower() in ARRAY_SUFFIXES]
@@ -327,7 +371,7 @@ class AnomalyTab(ToolTab):
         self._batch_finished(str(error))
 
     def _batch_finished(self, text: str) -> None:
-        self.app.set_status(f"Anomaly: {text}")
+        self.set_status(f"Anomaly: {text}")
         self.draw_histogram()
 
     def _show_batch(self, batch: ScoredArray) -> None:

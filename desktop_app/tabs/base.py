@@ -7,7 +7,10 @@ import tkinter as tk
 from collections.abc import Callable, Sequence
 from tkinter import ttk
 
+from desktop_app import theme
+from desktop_app.jobs import ProgressClock, format_duration
 from desktop_app.widgets.retrain_dialog import Field, RetrainDialog
+from desktop_app.widgets.tooltip import tip
 from training.core.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -15,16 +18,56 @@ log = logging.getLogger(__name__)
 
 class ToolTab(ttk.Frame):
     title = "Tool"
+    how_to_read = ""  # Help → How to read this tab: what the tab shows and how to judge it
     filetypes: Sequence[tuple[str, str]] = (("All files", "*"),)
     retrain_fields: Sequence[Field] = ()
     retrain_chart_keys: Sequence[str] = ("accuracy", "val_accuracy")
 
     def __init__(self, parent, app):
-        super().__init__(parent, padding=6)
+        super().__init__(parent, padding=theme.PADDING)
         self.app = app
         self.jobs = []
         self.batch_jobs = []
         self.retrain_dialog: RetrainDialog | None = None
+        # This tab's line of the status bar: its own work is reported here, and shown while
+        # the tab is (another tab's work never shows on this one).
+        self.status_text = tk.StringVar(value="")
+        self.batch_clock = ProgressClock(self, lambda text: self.set_status(f"{self.title}: {text}"))
+
+    def set_status(self, text: str) -> None:
+        self.status_text.set(text)
+
+    # Choices kept between runs -------------------------------------------------------------
+    def remembered_variables(self) -> dict[str, tk.Variable]:
+        """The tab's choices kept in the settings, by name (tabs add theirs)."""
+        return {"model": self.model_choice} if hasattr(self, "model_choice") else {}
+
+    def remembered_choices(self) -> dict[str, Sequence]:
+        """For remembered variables that hold one of a list: the list (other values are ignored)."""
+        return {"model": self.model_selector.cget("values")} if hasattr(self, "model_selector") else {}
+
+    def saved_settings(self) -> dict:
+        return {name: variable.get() for name, variable in self.remembered_variables().items()}
+
+    def restore_settings(self, saved: dict) -> None:
+        """Put back the choices of the last run; one that no longer fits (a model since
+        removed, a value of the wrong kind) is left as it is."""
+        for name, variable in self.remembered_variables().items():
+            if name not in saved:
+                continue
+            allowed = self.remembered_choices().get(name)
+            if allowed is not None and saved[name] not in allowed:
+                continue
+            before = variable.get()
+            try:
+                variable.set(saved[name])
+                variable.get()
+            except (tk.TclError, ValueError):
+                variable.set(before)
+
+    def unsaved_results(self) -> str:
+        """What would be lost by quitting now (a sentence), or "" when nothing would."""
+        return ""
 
     # Batches (tabs with a progress bar and a Cancel button) -------------------------------------
     def build_batch_progress(self, parent) -> None:
@@ -35,6 +78,7 @@ class ToolTab(ttk.Frame):
         self.progress_bar.pack(side="left", fill="x", expand=True)
         self.cancel_button = ttk.Button(row, text="Cancel", command=self.cancel_batch)
         self.cancel_button.pack(side="left", padx=(4, 0))
+        tip(self.cancel_button, "Stop the batch: the rows scored so far stay.")
         self.cancel_button.state(["disabled"])
 
     def run_batch_job(self, name, work, **handlers):
@@ -42,10 +86,12 @@ class ToolTab(ttk.Frame):
         follow; `on_batch_cancelled()` and `on_batch_failed(error)` tell the tab how it ended."""
         self.cancel_button.state(["!disabled"])
         self.progress_bar["value"] = 0
+        if not self.batch_jobs:
+            self.batch_clock.start()
 
         def progress(report: Progress) -> None:
             self.progress_bar["value"] = report.fraction
-            self.app.set_status(f"{self.title}: {report.message} ({report.fraction:.0%})")
+            self.batch_clock.update(report)
 
         def failed(error, details) -> None:
             self.on_batch_failed(error)
@@ -54,6 +100,7 @@ class ToolTab(ttk.Frame):
         def finished() -> None:
             self.batch_jobs = [job for job in self.batch_jobs if not job.finished]
             if not self.batch_jobs:
+                self.batch_clock.stop()
                 self.cancel_button.state(["disabled"])
 
         job = self.submit(
@@ -69,8 +116,14 @@ class ToolTab(ttk.Frame):
         return job
 
     def cancel_batch(self) -> None:
-        for job in self.batch_jobs:
+        """Stop the batch: from now on the tab says it is stopping, never that it runs on."""
+        running = [job for job in self.batch_jobs if not job.finished]
+        for job in running:
             job.cancel()
+        if running:
+            self.batch_clock.stop()
+            self.cancel_button.state(["disabled"])
+            self.set_status(f"{self.title}: cancelling…")
 
     def on_batch_cancelled(self) -> None:
         """Called on the Tk thread when the user cancelled a batch."""
@@ -146,6 +199,10 @@ class ToolTab(ttk.Frame):
             parent, textvariable=self.model_choice, values=list(choices), state="readonly", width=width
         )
         self.model_selector.pack(side="left", padx=4)
+        tip(
+            self.model_selector,
+            "The model that answers. Models → Model info says how each was made and how well it scored.",
+        )
         self.model_selector.bind("<<ComboboxSelected>>", lambda _event: self._model_selected())
 
     def _model_selected(self) -> None:
@@ -179,20 +236,27 @@ class ToolTab(ttk.Frame):
             f"Models → Revert {self.title} to bundled model goes back to the bundled one."
         )
 
-    def model_info_lines(self) -> list[str]:
-        lines = [f"== {self.title}"]
+    def model_info_paragraphs(self) -> list[str]:
+        """Each model of the tab in sentences: where it comes from, when and how it was made,
+        its figures, its fingerprint."""
+        paragraphs = []
         for name in self.model_names():
             entry = self.app.registry.entry(name)
             record = entry.record
-            metrics = record.get("metrics", {})
-            figures = ", ".join(
-                f"{key} {value:.4f}" for key, value in metrics.items() if isinstance(value, float)
+            origin = "the bundled model" if entry.origin == "bundled" else f"your {entry.origin} model"
+            made = f"made {record['created']}" if record.get("created") else "of unknown date"
+            seed = f" with seed {record['seed']}" if record.get("seed") is not None else ""
+            figures = "; ".join(
+                f"{key.replace('_', ' ')} {value:.4g}"
+                for key, value in record.get("metrics", {}).items()
+                if isinstance(value, float)
             )
-            lines.append(
-                f"{name} [{entry.origin}] {entry.path.name}\n  sha256 {record.get('sha256', '')[:16]}…  "
-                f"created {record.get('created', '?')}  seed {record.get('seed', '?')}\n  {figures}"
+            paragraphs.append(
+                f"{self.title} · {name}: {origin} ({entry.path.name}), {made}{seed}."
+                + (f"\nHeld-out figures: {figures}." if figures else "")
+                + f"\nFingerprint (SHA-256): {record.get('sha256', 'not recorded')[:16]}…"
             )
-        return lines
+        return paragraphs
 
     def cancel_jobs(self) -> None:
         for job in self.jobs:
@@ -216,7 +280,12 @@ class ToolTab(ttk.Frame):
         def progress(report: Progress) -> None:
             if dialog.winfo_exists():
                 dialog.on_progress(report)
-            self.app.set_status(f"Retraining {self.title}: {report.fraction:.0%}")
+            if job.cancelled:
+                return
+            self.set_status(
+                f"Retraining {self.title}: {report.fraction:.0%} · elapsed "
+                f"{format_duration(report.elapsed_seconds)} · about {format_duration(report.eta_seconds)} left"
+            )
 
         def succeeded(outcome) -> None:
             if outcome.activated:
@@ -226,7 +295,7 @@ class ToolTab(ttk.Frame):
                 return
             # Clearly worse than the model in use: saved, not used, nothing reloaded; the user
             # may still choose it.
-            self.app.set_status(
+            self.set_status(
                 f"Retrained {outcome.name} not used: it scores clearly worse than the model in use."
             )
             text = f"Done: {outcome.message}"
@@ -240,13 +309,13 @@ class ToolTab(ttk.Frame):
 
         def cancelled() -> None:
             dialog.on_finished("Cancelled: the previous model stays in use.")
-            self.app.set_status(f"Retraining {self.title} cancelled; the previous model stays in use.")
+            self.set_status(f"Retraining {self.title} cancelled; the previous model stays in use.")
 
         def failed(error, details) -> None:
             dialog.on_finished(f"Failed: {error}. The previous model stays in use.")
             self.app.show_error(error, details)
 
-        return self.submit(
+        job = self.submit(
             f"retrain {self.title}",
             lambda job: self.train(values, job),
             on_progress=progress,
@@ -254,3 +323,4 @@ class ToolTab(ttk.Frame):
             on_cancelled=cancelled,
             on_error=failed,
         )
+        return job

@@ -8,12 +8,15 @@ from tkinter import ttk
 
 from PIL import Image
 
+from desktop_app import theme
 from desktop_app.tabs.base import ToolTab
 from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
+from desktop_app.widgets.tooltip import tip
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import anomaly, digits
 from training.core import images
 
@@ -25,6 +28,20 @@ IMAGE_TYPES = "*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp"
 
 class DigitsTab(ToolTab):
     title = "Digits"
+    how_to_read = (
+        "Drop scanned or photographed digits (or a folder of them). Each image is read the way "
+        "MNIST's digits were made: grey, the ink centred, 28×28 pixels; the right-hand view shows "
+        "exactly what the model sees, so a bad crop or faint ink is visible at once.\n\n"
+        'The large answer is the most likely digit; "7?" means the model is unsure (its best '
+        "guess is below its confidence bar) and the message names the runner-up. The bars give "
+        "the three most likely digits with their probabilities.\n\n"
+        'With "Flag non-digits" ticked, the Anomaly tab\'s model checks each image first: a '
+        'drawing unlike any digit is marked "not a digit" instead of being given the nearest '
+        "digit.\n\n"
+        "Evaluation page: accuracy on the 10,000 MNIST test images (and rotated ones), the "
+        "confusion matrix (rows: the true digit, columns: the answer), precision, recall and F1 "
+        "per digit, and some misclassified images."
+    )
     filetypes = (("Images", IMAGE_TYPES), ("All files", "*"))
     # The engine's defaults, except a quick retrain's epochs and images.
     retrain_fields = (
@@ -55,8 +72,15 @@ class DigitsTab(ToolTab):
             top, text="Flag non-digits (anomaly gate)", variable=self.use_gate, command=self._gate_toggled
         )
         self.gate_checkbox.pack(side="left", padx=(8, 0))
+        tip(
+            self.gate_checkbox,
+            "Check each image with the Anomaly tab's model first: a drawing that is not a digit "
+            "is flagged instead of being given the nearest digit.",
+        )
         self.model_state = tk.StringVar(value="model not loaded yet")
-        ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
+        WrappingLabel(top, min_width=150, textvariable=self.model_state, style=theme.SECONDARY).pack(
+            side="left", fill="x", expand=True, padx=8
+        )
 
         self.pages = ttk.Notebook(self)
         self.pages.pack(fill="both", expand=True, pady=(6, 0))
@@ -78,12 +102,12 @@ class DigitsTab(ToolTab):
         self.results = ResultsTable(
             left,
             [
-                ("file", "File", 220),
+                ("file", "File", 180),
                 ("digit", "Digit", 50),
                 ("confidence", "Confidence", 80),
                 ("status", "Status", 70),
             ],
-            height=14,
+            height=10,
         )
         self.results.pack(fill="both", expand=True, pady=(6, 0))
         self.results.tree.bind("<<TreeviewSelect>>", lambda _event: self._show_selected())
@@ -93,16 +117,19 @@ class DigitsTab(ToolTab):
         right.pack(side="left", fill="both", padx=(10, 0))
         views = ttk.Frame(right)
         views.pack()
-        self.original_view = ImageView(views, 230, 230, caption="original")
+        self.original_view = ImageView(views, 200, 200, caption="original")
         self.original_view.grid(row=0, column=0, padx=(0, 6))
-        self.model_view = ImageView(views, 230, 230, pixelated=True, caption="what the model sees (28×28)")
+        self.model_view = ImageView(views, 200, 200, pixelated=True, caption="model input (28×28)")
         self.model_view.grid(row=0, column=1)
         self.answer_text = tk.StringVar(value="–")
         ttk.Label(right, textvariable=self.answer_text, font=("TkDefaultFont", 40, "bold")).pack(pady=(8, 0))
-        self.bars = BarList(right, rows=3, width=420)
+        self.bars = BarList(right, rows=3, width=400)
         self.bars.pack(fill="x")
         self.message_text = tk.StringVar(value="Drop images to classify them.")
-        ttk.Label(right, textvariable=self.message_text, wraplength=440).pack(fill="x", pady=(6, 0))
+        ttk.Label(right, textvariable=self.message_text, wraplength=400).pack(fill="x", pady=(6, 0))
+
+    def remembered_variables(self) -> dict:
+        return super().remembered_variables() | {"gate": self.use_gate}
 
     def model_names(self) -> list[str]:
         return list(MODEL_CHOICES.values())
@@ -138,6 +165,7 @@ class DigitsTab(ToolTab):
 
     def open_paths(self, paths) -> None:
         """Classify the files on a worker thread; rows appear as answers arrive."""
+        self.app.remember_opened(self, paths)
         self.app.notebook.select(self)
         self.pages.select(self.predict_page)
         paths = [Path(path) for path in paths]
@@ -270,11 +298,15 @@ class EvaluationView(ttk.Frame):
         controls.pack(fill="x")
         self.compute_button = ttk.Button(controls, text="Compute on the MNIST test set", command=self.compute)
         self.compute_button.pack(side="left")
+        tip(
+            self.compute_button,
+            "Score the 10,000 MNIST test images with the selected model (needs the data).",
+        )
         self.rotated = tk.BooleanVar(value=False)
         ttk.Checkbutton(
             controls, text="rotated test set (±90°)", variable=self.rotated, command=self.redraw
         ).pack(side="left", padx=8)
-        ttk.Label(controls, textvariable=self.source_text, wraplength=600).pack(side="left", padx=8)
+        ttk.Label(controls, textvariable=self.source_text, wraplength=380).pack(side="left", padx=8)
         self.accuracy_text = tk.StringVar()
         ttk.Label(self, textvariable=self.accuracy_text, font=("TkDefaultFont", 12, "bold")).pack(
             anchor="w", pady=4

@@ -6,8 +6,11 @@ import logging
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import ttk
 from urllib.parse import unquote, urlparse
+
+from desktop_app import file_dialogs
+from desktop_app.widgets.tooltip import tip
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class DropZone(ttk.Frame):
         entry = ttk.Entry(path_row, textvariable=self.path_text)
         entry.pack(side="left", fill="x", expand=True)
         entry.bind("<Return>", lambda _event: self.open_typed_path())
+        tip(entry, "Or paste a file's or a folder's path here and press Enter.")
         self.open_button = ttk.Button(path_row, text="Open path", command=self.open_typed_path)
         self.open_button.pack(side="left", padx=(4, 0))
         self.drop_enabled = False
@@ -85,13 +89,11 @@ class DropZone(ttk.Frame):
         return event.action
 
     def choose(self) -> None:
-        if self.multiple:
-            chosen = filedialog.askopenfilenames(parent=self, filetypes=self.filetypes)
-        else:
-            single = filedialog.askopenfilename(parent=self, filetypes=self.filetypes)
-            chosen = (single,) if single else ()
+        chosen = file_dialogs.ask_open(
+            self, file_dialogs.kind_of(self.filetypes), self.filetypes, multiple=self.multiple
+        )
         if chosen:
-            self.on_paths([Path(path) for path in chosen])
+            self.on_paths(chosen)
 
     def open_typed_path(self) -> None:
         text = self.path_text.get().strip().strip('"').strip("'")

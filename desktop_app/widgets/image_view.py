@@ -144,8 +144,8 @@ def photo_beside(parent, caption: str) -> tuple[ttk.Frame, ImageView, ImageView]
     """A frame holding the photo and one view of it side by side, sharing the width alike and
     linked (zooming or panning one moves the other): (frame, photo view, other view)."""
     frame = ttk.Frame(parent)
-    photo = ImageView(frame, 320, 240, caption="photo (wheel zooms, drag pans)")
-    other = ImageView(frame, 320, 240, caption=caption)
+    photo = ImageView(frame, 240, 180, caption="photo (wheel zooms, drag pans)")
+    other = ImageView(frame, 240, 180, caption=caption)
     frame.columnconfigure((0, 1), weight=1, uniform="views")
     frame.rowconfigure(0, weight=1)
     photo.grid(row=0, column=0, sticky="nsew", padx=(0, 3))

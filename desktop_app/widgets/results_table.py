@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from tkinter import font as tkfont
 from tkinter import ttk
+
+HEADING_MARGIN = 14  # the padding around a heading's text, so that it is never cut off
+HORIZONTAL_WIDTH = 420
+TEXT_WIDTH = 120  # a column given more than this holds text: left-aligned, it grows
 
 
 class ResultsTable(ttk.Frame):
@@ -14,13 +19,26 @@ class ResultsTable(ttk.Frame):
         height: int = 10,
         horizontal_scroll: bool = False,
     ):
-        """`columns`: (key, heading, width in pixels)."""
+        """`columns`: (key, heading, width in pixels; widened to fit the heading). The table asks
+        for its columns' width (one that scrolls across: `HORIZONTAL_WIDTH` at most) and grows
+        with its place."""
         super().__init__(parent)
         self.keys = [key for key, _heading, _width in columns]
         self.tree = ttk.Treeview(self, columns=self.keys, show="headings", height=height)
+        heading_font = tkfont.nametofont("TkHeadingFont", root=self)
+        # Text columns (file names, models: those made wide, else the first) take the room a
+        # larger window gives; figures keep their width.
+        texts = {key for key, _heading, width in columns if width > TEXT_WIDTH} or {columns[0][0]}
         for key, heading, width in columns:
             self.tree.heading(key, text=heading, command=lambda key=key: self.sort_by(key))
-            self.tree.column(key, width=width, anchor="w" if width > 120 else "center")
+            fitted = max(width, heading_font.measure(heading) + HEADING_MARGIN)
+            self.tree.column(
+                key,
+                width=fitted,
+                minwidth=fitted,
+                anchor="w" if key in texts else "center",
+                stretch=key in texts,
+            )
         scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.tree.yview)
         self.tree.configure(yscrollcommand=scrollbar.set)
         if horizontal_scroll:
@@ -29,6 +47,15 @@ class ResultsTable(ttk.Frame):
             across.pack(side="bottom", fill="x")
         self.tree.pack(side="left", fill="both", expand=True)
         scrollbar.pack(side="right", fill="y")
+        # The table asks for the size it was made with, always: a Treeview asks for the sum of
+        # its columns' widths, which grow with a large window and would then hold it large.
+        self.update_idletasks()
+        self.pack_propagate(False)
+        width = self.tree.winfo_reqwidth() + scrollbar.winfo_reqwidth()
+        height = self.tree.winfo_reqheight()
+        if horizontal_scroll:
+            width, height = min(width, HORIZONTAL_WIDTH), height + across.winfo_reqheight()
+        self.configure(width=width, height=height)
         self._descending: dict[str, bool] = {}
 
     def clear(self) -> None:

@@ -10,8 +10,10 @@ import gc
 import tkinter as tk
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from tkinter import filedialog, ttk
+from tkinter import ttk
 
+from desktop_app import file_dialogs, theme
+from desktop_app.jobs import ProgressClock
 from training.core.progress import Progress
 
 
@@ -25,13 +27,6 @@ class Field:
     maximum: float | None = None
     optional: bool = False  # a blank entry means None ("use all", "no limit")
     folder: bool = False  # a text field holding a folder: a Browse… button picks it
-
-
-def _format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{seconds:02d}"
 
 
 class RetrainDialog(tk.Toplevel):
@@ -86,6 +81,11 @@ class RetrainDialog(tk.Toplevel):
         self.progress_bar.pack(fill="x", padx=10, pady=(6, 2))
         self.status_text = tk.StringVar(value="Set the options, then Start.")
         ttk.Label(self, textvariable=self.status_text, wraplength=420).pack(fill="x", padx=10)
+        # Elapsed time, the running step's time and the time left, every second: an epoch that
+        # takes minutes still shows signs of life.
+        self.time_text = tk.StringVar()
+        ttk.Label(self, textvariable=self.time_text, style=theme.SECONDARY).pack(fill="x", padx=10)
+        self.clock = ProgressClock(self, self.time_text.set)
         self.chart = None
         buttons = ttk.Frame(self, padding=10)
         buttons.pack(fill="x", side="bottom")
@@ -100,9 +100,9 @@ class RetrainDialog(tk.Toplevel):
         self.protocol("WM_DELETE_WINDOW", self.cancel_or_close)
 
     def _browse(self, variable: tk.StringVar) -> None:
-        chosen = filedialog.askdirectory(parent=self, initialdir=variable.get() or None, mustexist=True)
+        chosen = file_dialogs.ask_folder(self, "data folders", initial=variable.get() or None)
         if chosen:
-            variable.set(chosen)
+            variable.set(str(chosen))
 
     def values(self) -> dict:
         """The form's values, typed like the fields' defaults; ValueError names a bad field."""
@@ -138,23 +138,25 @@ class RetrainDialog(tk.Toplevel):
         self.status_text.set("Starting… (loading TensorFlow and the data)")
         self._offer_new_model(None)
         self.epoch_metrics.clear()
+        self.clock.start()
         self.job = self.start_callback(values, self)
 
     def cancel_or_close(self) -> None:
         if self.job is not None and not self.job.finished:
             self.job.cancel()
+            self.clock.stop()
             self.status_text.set("Cancelling… the current model stays in use.")
             self.cancel_button.state(["disabled"])
         else:
             self.destroy()
 
     def on_progress(self, progress: Progress) -> None:
+        if self.job is not None and self.job.cancelled:  # it says "Cancelling…" until it ends
+            return
         self.progress_bar["value"] = progress.fraction
         metrics = "  ".join(f"{key} {value:.4f}" for key, value in progress.metrics.items())
-        self.status_text.set(
-            f"{progress.stage} {progress.message}  {metrics}\n"
-            f"elapsed {_format_duration(progress.elapsed_seconds)} · ETA {_format_duration(progress.eta_seconds)}"
-        )
+        self.status_text.set(f"{progress.stage} {progress.message}  {metrics}")
+        self.clock.update(progress)
         if progress.message.startswith("epoch") and progress.metrics:
             self.epoch_metrics.append(dict(progress.metrics))
             self._draw_chart()
@@ -185,6 +187,7 @@ class RetrainDialog(tk.Toplevel):
         the "Use the new model anyway" button calls it (it returns what to say then)."""
         if not self.winfo_exists():
             return
+        self.clock.stop()
         self.status_text.set(message)
         self.cancel_button.configure(text="Close")
         self.cancel_button.state(["!disabled"])

@@ -45,6 +45,14 @@ def user_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def settings_file() -> Path:
+    """The GUI's settings (JSON): in the platform's config folder, or in the overriding user
+    directory, so that tests never touch the real one."""
+    override = os.environ.get(USER_DIR_ENVIRONMENT_VARIABLE)
+    folder = Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return folder / "settings.json"
+
+
 def user_models_dir() -> Path:
     return user_dir() / "models"
 

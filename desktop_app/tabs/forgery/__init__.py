@@ -15,6 +15,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
+from desktop_app import theme
 from desktop_app.tabs.base import ToolTab
 from desktop_app.tabs.forgery.batch_view import BatchView
 from desktop_app.tabs.forgery.evaluation_view import EvaluationView
@@ -23,6 +24,7 @@ from desktop_app.tabs.forgery.views_page import ViewsPage
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import forgery
 from training.core import images, paths
 from training.core.errors import DatasetMissingError, ModelNotFoundError
@@ -32,6 +34,21 @@ IMAGE_TYPES = " ".join(f"*{suffix}" for suffix in sorted(images.IMAGE_SUFFIXES))
 
 class ForgeryTab(ToolTab):
     title = "Forgery"
+    how_to_read = (
+        "Drop a photo (or a folder) to see whether parts of it were pasted in or retouched.\n\n"
+        "Photo page: the photo beside its Error Level Analysis (ELA): the photo re-saved as JPEG "
+        "and the differences shown. A region that stands out from similar surfaces around it, "
+        "brighter or darker, deserves a look; edges and fine texture are always bright. The "
+        'verdict is the model\'s calibrated probability of tampering; "inconclusive" means the '
+        "score lies in the band where answers were too often wrong on validation, or the photo is "
+        "outside what the model was checked on (the warnings say why). Trust warnings "
+        "(re-compression, editing software, no camera data) weigh on any verdict. The heatmap "
+        "shows where the model's blocks score high.\n\n"
+        "Forensic views: five independent checks of the same photo (noise, JPEG ghosts, clones, "
+        "lighting, the EXIF thumbnail); each says how to read it, and whether it agrees with the "
+        "heatmap. No single view proves anything: agreement between several does.\n\n"
+        "Batch scores: the probabilities of the photos in the table, to spot the outliers."
+    )
     filetypes = (("Photos", IMAGE_TYPES), ("All files", "*"))
     retrain_chart_keys = ("image_loss", "block_loss")
 
@@ -43,19 +60,26 @@ class ForgeryTab(ToolTab):
         top.pack(fill="x")
         self.build_model_selector(top, forgery.DEFAULT_MODEL, width=22)
         self.model_state = tk.StringVar(value="model not loaded yet")
-        ttk.Label(top, textvariable=self.model_state, foreground="#555555").pack(side="left", padx=8)
+        WrappingLabel(top, min_width=150, textvariable=self.model_state, style=theme.SECONDARY).pack(
+            side="left", fill="x", expand=True, padx=8
+        )
         self._refresh_model_choices()
 
+        # The list beside the pages: each gets at least what it asks for, and a larger window
+        # gives both more room, the pages more.
         body = ttk.Frame(self)
         body.pack(fill="both", expand=True, pady=(6, 0))
+        body.rowconfigure(0, weight=1)
+        body.columnconfigure(0, weight=1)
+        body.columnconfigure(1, weight=3)
         left = ttk.Frame(body)
-        left.pack(side="left", fill="y")
+        left.grid(row=0, column=0, sticky="nsew")
         self.drop_zone = DropZone(
             left, self.open_paths, "Drop photos or a folder of photos here", self.filetypes
         )
         self.drop_zone.pack(fill="x")
         self.pages = ttk.Notebook(body)
-        self.pages.pack(side="left", fill="both", expand=True, padx=(10, 0))
+        self.pages.grid(row=0, column=1, sticky="nsew", padx=(6, 0))
         self.views_page = ViewsPage(self.pages, self)
         self.photo = PhotoPanel(self.pages, self)
         self.chart_page = ttk.Frame(self.pages, padding=6)
@@ -67,6 +91,17 @@ class ForgeryTab(ToolTab):
         self.pages.bind("<<NotebookTabChanged>>", lambda _event: self._page_changed())
         self.batch = BatchView(left, self, self.chart_page)
         self.batch.pack(fill="both", expand=True)
+
+    def remembered_variables(self) -> dict:
+        photo = self.photo
+        ela = {"ela_quality": photo.ela_quality, "ela_scaling": photo.ela_scaling, "ela_gain": photo.ela_gain}
+        return super().remembered_variables() | ela | {"heatmap": photo.show_heatmap}
+
+    def remembered_choices(self) -> dict:
+        return super().remembered_choices() | {"ela_scaling": forgery.ELA_SCALINGS}
+
+    def unsaved_results(self) -> str:
+        return self.batch.unsaved_results()
 
     @property
     def results(self) -> ResultsTable:
@@ -197,6 +232,7 @@ class ForgeryTab(ToolTab):
     def open_paths(self, paths_dropped) -> None:
         """One photo: shown at once, part by part. Several, or a folder: scored one by one
         into the table (the first is shown)."""
+        self.app.remember_opened(self, paths_dropped)
         self.app.notebook.select(self)
         dropped = [Path(path) for path in paths_dropped]
         expanded = images.expand_paths(dropped)
@@ -210,7 +246,7 @@ class ForgeryTab(ToolTab):
             self.batch.score_batch(expanded, show_first=True)
 
     def on_batch_cancelled(self) -> None:
-        self.app.set_status("Forgery: cancelled; what was scored so far stays.")
+        self.set_status("Forgery: cancelled; what was scored so far stays.")
         self.batch.draw_chart()
 
     def on_batch_failed(self, error) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
-from tkinter import filedialog, ttk
+from tkinter import ttk
 
 import numpy as np
 
+from desktop_app import file_dialogs
 from desktop_app.tabs.forgery.colours import (
     INCONCLUSIVE_COLOUR,
     NO_VERDICT_COLOUR,
@@ -18,6 +19,7 @@ from desktop_app.tabs.forgery.colours import (
     VERDICT_COLOURS,
 )
 from desktop_app.widgets.results_table import ResultsTable
+from desktop_app.widgets.tooltip import tip
 from training import forgery
 from training.core.progress import Progress
 
@@ -50,18 +52,19 @@ class BatchView(ttk.Frame):
         self.tab = tab
         self.chart_page = chart_page
         self.verdicts: dict[str, forgery.ForgeryVerdict] = {}
+        self.exported = True  # every verdict on screen is in an exported CSV
         self.chart = None
         self._last_chart_draw = 0.0
         tab.build_batch_progress(self)
         self.results = ResultsTable(
             self,
             [
-                ("file", "File", 110),
-                ("verdict", "Verdict", 84),
-                ("probability", "Probability", 94),
-                ("warnings", "Warnings", 100),
+                ("file", "File", 70),
+                ("verdict", "Verdict", 78),
+                ("probability", "Probability", 86),
+                ("warnings", "Warnings", 66),
             ],
-            height=18,
+            height=10,
         )
         self.results.pack(fill="both", expand=True, pady=(4, 0))
         self.results.tree.tag_configure("tampered", foreground=TAMPERED_COLOUR)
@@ -73,6 +76,7 @@ class BatchView(ttk.Frame):
         ttk.Button(buttons, text="Clear", command=tab.clear).pack(side="right")
         self.export_button = ttk.Button(buttons, text="Export…", command=self._ask_export)
         self.export_button.pack(side="right", padx=(0, 4))
+        tip(self.export_button, "Write the table to CSV, every warning in full.")
 
     # The table -----------------------------------------------------------------------------------
     @staticmethod
@@ -96,6 +100,7 @@ class BatchView(ttk.Frame):
         tags = ("error",) if verdict.status != "ok" else (verdict.shown_label,)
         self.results.put(key, self._row(verdict), tags)
         self.verdicts[key] = verdict
+        self.exported = False
         if select:
             self.results.tree.selection_set(key)
             self.results.tree.see(key)
@@ -113,8 +118,7 @@ class BatchView(ttk.Frame):
 
     def score_batch(self, paths: list[Path], show_first: bool = False) -> None:
         """Score `paths` one by one on a worker thread; rows appear as verdicts arrive."""
-        app = self.tab.app
-        app.set_status(f"Forgery: scoring {len(paths)} photo(s)…")
+        self.tab.set_status(f"Forgery: scoring {len(paths)} photo(s)…")
         first = {"pending": show_first}
 
         def score(job, predictor):
@@ -132,7 +136,7 @@ class BatchView(ttk.Frame):
                 self.results.tree.see(verdict.path)
 
         def finished(_result) -> None:
-            app.set_status(f"Forgery: scored {len(paths)} photo(s); select a row to see one.")
+            self.tab.set_status(f"Forgery: scored {len(paths)} photo(s); select a row to see one.")
             self.draw_chart()
 
         self.tab.with_predictor(
@@ -152,11 +156,16 @@ class BatchView(ttk.Frame):
 
     # Exports and the chart -----------------------------------------------------------------------
     def _ask_export(self) -> None:
-        path = filedialog.asksaveasfilename(
-            parent=self, defaultextension=".csv", initialfile="forgery-verdicts.csv"
+        path = file_dialogs.ask_save(
+            self, file_dialogs.EXPORTS, defaultextension=".csv", initialfile="forgery-verdicts.csv"
         )
         if path:
-            self.export_csv(Path(path))
+            self.export_csv(path)
+
+    def unsaved_results(self) -> str:
+        if self.exported or not self.verdicts:
+            return ""
+        return f"Forgery: {len(self.verdicts)} verdict(s) not exported."
 
     def export_csv(self, path: Path) -> int:
         """The table's rows in the order shown, with every warning in full; returns the count."""
@@ -188,7 +197,8 @@ class BatchView(ttk.Frame):
                         "message": verdict.message,
                     }
                 )
-        self.tab.app.set_status(f"Forgery: {len(keys)} verdict(s) written to {path}.")
+        self.tab.set_status(f"Forgery: {len(keys)} verdict(s) written to {path}.")
+        self.exported = True
         return len(keys)
 
     def show_chart(self) -> None:

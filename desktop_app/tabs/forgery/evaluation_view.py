@@ -9,6 +9,7 @@ from tkinter import ttk
 import numpy as np
 
 from desktop_app.tabs.forgery.colours import INCONCLUSIVE_COLOUR, TAMPERED_COLOUR
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import forgery
 from training.core.errors import WorkbenchError
 from training.forgery import data as forgery_data
@@ -24,10 +25,10 @@ class EvaluationView(ttk.Frame):
         super().__init__(parent)
         self.tab = tab
         self.note = tk.StringVar(value="")
-        ttk.Label(self, textvariable=self.note, wraplength=700, justify="left").pack(
+        WrappingLabel(self, textvariable=self.note, justify="left").pack(
             side="bottom", anchor="w", fill="x", pady=(4, 0)
         )
-        self.chart = PlotPanel(self, 8.0, 4.0)
+        self.chart = PlotPanel(self, 7.0, 4.0)
         self.chart.pack(fill="both", expand=True)
 
     def draw(self) -> None:

@@ -22,6 +22,8 @@ from desktop_app.jobs import LatestOnly
 from desktop_app.tabs.forgery.colours import NO_VERDICT_COLOUR, VERDICT_COLOURS, WARNING_COLOUR
 from desktop_app.widgets.image_view import photo_beside
 from desktop_app.widgets.results_table import ResultsTable
+from desktop_app.widgets.tooltip import tip
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import forgery
 from training.core.errors import InvalidInputError
 
@@ -76,7 +78,7 @@ class PhotoPanel(ttk.Frame):
         ela_row.pack(fill="x")
         self.ela_quality = tk.IntVar(value=forgery.DEFAULT_ELA_QUALITY)
         self.quality_scale, self.quality_text = labelled_slider(
-            ela_row, "ELA quality", self.ela_quality, 50, 100, 110
+            ela_row, "ELA quality", self.ela_quality, 50, 100, 80
         )
         ttk.Label(ela_row, text="Scale").pack(side="left")
         self.ela_scaling = tk.StringVar(value="max")
@@ -84,9 +86,25 @@ class PhotoPanel(ttk.Frame):
             ela_row, textvariable=self.ela_scaling, values=forgery.ELA_SCALINGS, state="readonly", width=5
         )
         self.scaling_selector.pack(side="left", padx=(4, 8))
+        tip(
+            self.quality_scale,
+            "ELA re-saves the photo as JPEG at this quality and shows what changed: parts pasted in "
+            "from another photo often change more, or less, than the rest.",
+        )
+        tip(
+            self.scaling_selector,
+            "How the differences are made visible: 'max' stretches the largest to white; 'gain' "
+            "multiplies them all by the gain (comparable between photos).",
+        )
         self.ela_gain = tk.DoubleVar(value=forgery.DEFAULT_ELA_GAIN)
-        self.gain_scale, self.gain_text = labelled_slider(ela_row, "Gain", self.ela_gain, 1, 60, 100)
-        ttk.Button(ela_row, text="Reset", command=self.reset_ela_controls).pack(side="left")
+        gain_row = ttk.Frame(self)  # a row of its own: the controls fit a small window
+        gain_row.pack(fill="x", pady=(4, 0))
+        self.gain_scale, self.gain_text = labelled_slider(gain_row, "ELA gain", self.ela_gain, 1, 60, 80)
+        tip(self.gain_scale, "How much the differences are multiplied when the scale is 'gain'.")
+        tip(
+            ttk.Button(gain_row, text="Reset", command=self.reset_ela_controls),
+            "The ELA controls as the model was trained with.",
+        ).pack(side="left")
         for variable in (self.ela_quality, self.ela_scaling, self.ela_gain):
             variable.trace_add("write", lambda *_args: self._ela_controls_changed())
 
@@ -94,8 +112,9 @@ class PhotoPanel(ttk.Frame):
         view_row.pack(fill="x", pady=(4, 0))
         ttk.Label(view_row, text="Right view: photo").pack(side="left")
         self.opacity = tk.IntVar(value=100)
-        self.opacity_scale = ttk.Scale(view_row, from_=0, to=100, variable=self.opacity, length=140)
+        self.opacity_scale = ttk.Scale(view_row, from_=0, to=100, variable=self.opacity, length=110)
         self.opacity_scale.pack(side="left", padx=4)
+        tip(self.opacity_scale, "Blend the right view from the photo (left) to its ELA (right).")
         ttk.Label(view_row, text="ELA").pack(side="left")
         self.opacity.trace_add("write", lambda *_args: self._draw_ela())
         self.show_heatmap = tk.BooleanVar(value=False)
@@ -106,44 +125,42 @@ class PhotoPanel(ttk.Frame):
             command=self._heatmap_toggled,
         )
         self.heatmap_checkbox.pack(side="left", padx=(16, 0))
+        tip(
+            self.heatmap_checkbox,
+            "The photo in grey, coloured where the model's 8×8 blocks score as tampered: red where "
+            "the probability is moderate, yellow where it is high.",
+        )
 
     def _build_answer(self) -> None:
         # Packed before the views, so the verdict and the metadata keep their room and the
         # views take what is left.
         below = ttk.Frame(self)
         below.pack(side="bottom", fill="x", pady=(6, 0))
-        self.metadata = ResultsTable(below, [("field", "Metadata", 130), ("value", "Value", 210)], height=7)
+        self.metadata = ResultsTable(below, [("field", "Metadata", 104), ("value", "Value", 126)], height=7)
         self.metadata.pack(side="right", fill="y", padx=(8, 0))
         answer = ttk.Frame(below)
         answer.pack(side="left", fill="both", expand=True)
         self.verdict_text = tk.StringVar(value="–")
         self.verdict_label = ttk.Label(
-            answer, textvariable=self.verdict_text, font=("TkDefaultFont", 24, "bold")
+            answer, textvariable=self.verdict_text, font=("TkDefaultFont", 20, "bold")
         )
         self.verdict_label.pack(anchor="w")
         self.probability_text = tk.StringVar(value="")
         ttk.Label(
             answer, textvariable=self.probability_text, font=("TkDefaultFont", 11), justify="left"
         ).pack(anchor="w")
+        # The texts wrap at the width they are given, never cut off.
         self.agreement_text = tk.StringVar(value="")
-        self.agreement_label = ttk.Label(
-            answer, textvariable=self.agreement_text, wraplength=300, justify="left"
-        )
+        self.agreement_label = WrappingLabel(answer, textvariable=self.agreement_text, justify="left")
         self.agreement_label.pack(anchor="w", fill="x", pady=(4, 0))
         self.warnings_text = tk.StringVar(value="")
-        self.warnings_label = ttk.Label(
-            answer, textvariable=self.warnings_text, foreground=WARNING_COLOUR, wraplength=300, justify="left"
+        self.warnings_label = WrappingLabel(
+            answer, textvariable=self.warnings_text, foreground=WARNING_COLOUR, justify="left"
         )
         self.warnings_label.pack(anchor="w", fill="x", pady=(4, 0))
         self.message_text = tk.StringVar(value=NOTHING_SHOWN)
-        message_label = ttk.Label(answer, textvariable=self.message_text, wraplength=300, justify="left")
-        message_label.pack(anchor="w", fill="x", pady=(4, 0))
-
-        def wrap(event) -> None:  # the warnings wrap at the width they are given, never cut off
-            for label in (self.agreement_label, self.warnings_label, message_label):
-                label.configure(wraplength=max(150, event.width - 6))
-
-        answer.bind("<Configure>", wrap)
+        self.message_label = WrappingLabel(answer, textvariable=self.message_text, justify="left")
+        self.message_label.pack(anchor="w", fill="x", pady=(4, 0))
 
     def _build_views(self) -> None:
         views, self.original_view, self.ela_view = photo_beside(self, "ELA")

@@ -16,6 +16,8 @@ from tkinter import ttk
 
 from desktop_app.jobs import LatestOnly
 from desktop_app.widgets.image_view import photo_beside
+from desktop_app.widgets.tooltip import tip
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import forgery
 from training.core.errors import InvalidInputError
 from training.forgery import clones, views
@@ -114,17 +116,14 @@ class ViewsPage(ttk.Frame):
         self._build_selector()
         self._build_controls()
         self.note_text = tk.StringVar()
-        self.note_label = ttk.Label(self, textvariable=self.note_text, wraplength=700, justify="left")
+        self.note_label = WrappingLabel(self, textvariable=self.note_text, justify="left")
         self.note_label.pack(fill="x", pady=(4, 0))
         self.figures_text = tk.StringVar(value="Drop a photo: its views follow its verdict.")
-        ttk.Label(
-            self, textvariable=self.figures_text, font=("TkDefaultFont", 11, "bold"), wraplength=700
-        ).pack(fill="x", pady=(4, 0))
+        WrappingLabel(self, textvariable=self.figures_text, font=("TkDefaultFont", 11, "bold")).pack(
+            fill="x", pady=(4, 0)
+        )
         pictures, self.photo_view, self.view_view = photo_beside(self, "view")
         pictures.pack(fill="both", expand=True, pady=(4, 0))
-        self.bind(
-            "<Configure>", lambda event: self.note_label.configure(wraplength=max(300, event.width - 20))
-        )
         self._view_chosen()
 
     # Layout ------------------------------------------------------------------------------------
@@ -132,11 +131,12 @@ class ViewsPage(ttk.Frame):
         row = ttk.Frame(self)
         row.pack(fill="x")
         self.selectors = {}
-        for name in views.VIEW_NAMES:
+        for index, name in enumerate(views.VIEW_NAMES):  # three a row: they fit a small window
             button = ttk.Radiobutton(
                 row, text=views.VIEW_TITLES[name], value=name, variable=self.chosen, command=self._view_chosen
             )
-            button.pack(side="left", padx=(0, 6))
+            button.grid(row=index // 3, column=index % 3, sticky="w", padx=(0, 8))
+            tip(button, HOW_TO_READ[name])
             self.selectors[name] = button
 
     def _build_controls(self) -> None:
@@ -150,17 +150,17 @@ class ViewsPage(ttk.Frame):
             variable = tk.StringVar(value=str(current))
             ttk.Combobox(
                 self.control_rows[name], textvariable=variable, values=values, state="readonly", width=6
-            ).pack(side="left", padx=(4, 10))
+            ).pack(side="left", padx=(4, 6))
             self._watch(name, key, variable)
 
         def slider(name, key, label, lowest, highest, current):
             ttk.Label(self.control_rows[name], text=label).pack(side="left")
             variable = tk.DoubleVar(value=current)
-            ttk.Scale(self.control_rows[name], from_=lowest, to=highest, variable=variable, length=90).pack(
+            ttk.Scale(self.control_rows[name], from_=lowest, to=highest, variable=variable, length=70).pack(
                 side="left", padx=(4, 2)
             )
             shown = tk.StringVar()
-            ttk.Label(self.control_rows[name], textvariable=shown, width=5).pack(side="left", padx=(0, 10))
+            ttk.Label(self.control_rows[name], textvariable=shown, width=5).pack(side="left", padx=(0, 6))
             variable.trace_add("write", lambda *_args: shown.set(_rounded(key, variable)))
             shown.set(_rounded(key, variable))
             self._watch(name, key, variable)

@@ -10,15 +10,20 @@ import shutil
 import tempfile
 import tkinter as tk
 from pathlib import Path
-from tkinter import filedialog, messagebox, ttk
+from tkinter import messagebox, ttk
 
+from desktop_app import file_dialogs, theme
+from desktop_app.jobs import ProgressClock, format_duration
 from desktop_app.processes import run_in_process
 from desktop_app.tabs.base import ToolTab
 from desktop_app.tabs.imbalanced.explain_page import ExplainPage
 from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
+from desktop_app.widgets.flow_frame import FlowFrame
 from desktop_app.widgets.reliability import draw_reliability
 from desktop_app.widgets.results_table import ResultsTable
+from desktop_app.widgets.tooltip import tip
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import imbalanced
 from training.core.errors import InvalidInputError
 from training.core.probability_figures import expected_calibration_error
@@ -48,6 +53,23 @@ CURVE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
 
 class ImbalancedTab(ToolTab):
     title = "Imbalanced"
+    how_to_read = (
+        'Drop a CSV with a yes/no column where "yes" is rare (fraud, default, churn). Choose the '
+        "column and its rare value, leave out IDs and columns known only after the outcome, tick "
+        "models × imbalance methods and Run. Each configuration is cross-validated on the "
+        "training rows; the test split is scored once, at the end.\n\n"
+        "Results: judge on the rare class. PR AUC and F1 (rare) matter more than accuracy or "
+        "ROC AUC, which look good even for a model that never flags anything (the Dummy row "
+        "shows that floor). Precision: of the flagged rows, the share that are rare cases; "
+        "recall: of the rare cases, the share flagged. ECE and Brier: how far the probabilities "
+        'can be read as such (lower is better). The leakage audit says "diverges" when the '
+        "cross-validated ROC AUC and the test split's differ by more than 0.05: leakage, drift or "
+        "an unlucky split; the test figure is the one to trust.\n\n"
+        "The threshold slider and the Optimise buttons set where a row is flagged: they choose "
+        "on the training folds and show the test split's figures.\n\n"
+        "Explain: which columns drive the score overall, how one column moves it, and why a "
+        "chosen row got its score (the waterfall)."
+    )
     filetypes = (("CSV and text tables", "*.csv *.tsv *.txt"), ("All files", "*"))
 
     def __init__(self, parent, app):
@@ -61,6 +83,7 @@ class ImbalancedTab(ToolTab):
         self.data: imbalanced.PreparedData | None = None
         self.split: imbalanced.Split | None = None
         self.results: dict[str, imbalanced.ConfigurationResult] = {}
+        self.exported = True  # the results on screen are in an exported CSV (or there are none)
         self.grid_job = None
         self.run_token: object | None = None
         self.scratch_dir: str | None = None
@@ -91,8 +114,11 @@ class ImbalancedTab(ToolTab):
         lower = ttk.Frame(self.data_page)
         lower.pack(fill="x", pady=(6, 0))
 
-        problem = ttk.LabelFrame(lower, text="Target", padding=6)
-        problem.pack(side="left", fill="y")
+        # The target above what is left out, the grid beside them: they fit a small window.
+        left = ttk.Frame(lower)
+        left.pack(side="left", fill="y")
+        problem = ttk.LabelFrame(left, text="Target", padding=6)
+        problem.pack(fill="x")
         ttk.Label(problem, text="Column:").grid(row=0, column=0, sticky="w")
         self.target_choice = tk.StringVar()
         self.target_selector = ttk.Combobox(
@@ -107,20 +133,27 @@ class ImbalancedTab(ToolTab):
         )
         self.positive_selector.grid(row=1, column=1, sticky="w")
         self.positive_selector.bind("<<ComboboxSelected>>", lambda _event: self._show_balance())
+        tip(self.target_selector, "The yes/no column to predict.")
+        tip(self.positive_selector, "The rare value of that column (fraud, default, churn): the one scored.")
         self.balance = BarList(problem, rows=2, width=230, label_width=80)
         self.balance.grid(row=2, column=0, columnspan=2, pady=(6, 0))
 
-        exclusion = ttk.LabelFrame(lower, text="Leave out", padding=6)
-        exclusion.pack(side="left", fill="y", padx=6)
+        exclusion = ttk.LabelFrame(left, text="Leave out", padding=6)
+        exclusion.pack(fill="both", expand=True, pady=(6, 0))
         self.exclude_list = tk.Listbox(
-            exclusion, selectmode="multiple", height=6, exportselection=False, width=16
+            exclusion, selectmode="multiple", height=5, exportselection=False, width=16
         )
-        self.exclude_list.pack(fill="y", expand=True)
+        self.exclude_list.pack(fill="both", expand=True)
+        tip(
+            self.exclude_list,
+            "Columns the models must not see: IDs, and anything known only after the outcome "
+            "(those found are selected already, and said why below).",
+        )
         self.leak_text = tk.StringVar()
-        ttk.Label(exclusion, textvariable=self.leak_text, wraplength=150, foreground="#9a5b00").pack(fill="x")
+        WrappingLabel(exclusion, textvariable=self.leak_text, foreground="#9a5b00").pack(fill="x")
 
         grid = ttk.LabelFrame(lower, text="Configurations to compare", padding=6)
-        grid.pack(side="left", fill="both", expand=True)
+        grid.pack(side="left", fill="both", expand=True, padx=(6, 0))
         self.choices: dict[tuple[str, str], tk.BooleanVar] = {}
         self.choice_boxes: dict[tuple[str, str], ttk.Checkbutton] = {}
         for column, method in enumerate(imbalanced.METHODS):
@@ -151,23 +184,43 @@ class ImbalancedTab(ToolTab):
             protocol, textvariable=self.split_choice, state="readonly", width=24, values=list(SPLIT_CHOICES)
         )
         self.split_selector.pack(side="left", padx=(2, 8))
+        tip(
+            self.split_selector,
+            "Which rows are held out as the untouched test split: random rows with the rare class's "
+            "share kept, or the latest rows (by file order or a date column), as the models would "
+            "meet the future.",
+        )
         ttk.Label(protocol, text="Calibrate:").pack(side="left")
         self.calibration_choice = tk.StringVar(value="none")
-        ttk.Combobox(
+        calibration = ttk.Combobox(
             protocol,
             textvariable=self.calibration_choice,
             state="readonly",
             width=9,
             values=imbalanced.CALIBRATION_METHODS,
-        ).pack(side="left", padx=(2, 8))
-        ttk.Label(protocol, text="Tune (Optuna trials, 0 = off):").pack(side="left")
+        )
+        calibration.pack(side="left", padx=(2, 8))
+        tip(
+            calibration,
+            "Map the scores to probabilities that can be read as such (sigmoid or isotonic, fitted "
+            "on out-of-fold scores); the Results page's ECE and Brier say how well they do.",
+        )
+        tuning = ttk.Frame(grid)  # a row of its own: the protocol fits a small window
+        tuning.grid(
+            row=len(imbalanced.ALL_MODELS) + 2, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
+        )
+        ttk.Label(tuning, text="Tune (Optuna trials, 0 = off):").pack(side="left")
         self.tune_trials = tk.StringVar(value="0")
-        ttk.Spinbox(protocol, from_=0, to=500, textvariable=self.tune_trials, width=5).pack(
-            side="left", padx=2
+        trials = ttk.Spinbox(tuning, from_=0, to=500, textvariable=self.tune_trials, width=5)
+        trials.pack(side="left", padx=2)
+        tip(
+            trials,
+            "Search each model's settings with Optuna, inside the training folds, for this many "
+            "trials (slower; 0 runs the defaults).",
         )
         controls = ttk.Frame(grid)
         controls.grid(
-            row=len(imbalanced.ALL_MODELS) + 2, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
+            row=len(imbalanced.ALL_MODELS) + 3, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="ew"
         )
         self.run_button = ttk.Button(controls, text="Run", command=self.run_grid)
         self.run_button.pack(side="left", pady=(6, 0))
@@ -177,33 +230,45 @@ class ImbalancedTab(ToolTab):
         self.progress_bar = ttk.Progressbar(controls, maximum=1.0, length=200)
         self.progress_bar.pack(side="left", fill="x", expand=True, padx=4, pady=(6, 0))
         self.progress_text = tk.StringVar()
+        self.grid_clock = ProgressClock(self, self._show_grid_progress)
         ttk.Label(grid, textvariable=self.progress_text).grid(
-            row=len(imbalanced.ALL_MODELS) + 3, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="w"
+            row=len(imbalanced.ALL_MODELS) + 4, column=0, columnspan=len(imbalanced.METHODS) + 1, sticky="w"
         )
 
     # Results page --------------------------------------------------------------------------------
     def _build_results_page(self) -> None:
+        # The table and the curves share what the window gives: more rows in a larger window.
         self.table = ResultsTable(self.results_page, RESULT_COLUMNS, height=5, horizontal_scroll=True)
-        self.table.pack(fill="x")
+        self.table.pack(fill="both", expand=True)
         self.table.tree.configure(selectmode="extended")
         self.table.tree.bind("<<TreeviewSelect>>", lambda _event: self._selection_changed())
-        exports = ttk.Frame(self.results_page)
+        # One line in a wide window, two in a narrow one (made in the order the keyboard
+        # visits them).
+        exports = FlowFrame(self.results_page)
         exports.pack(fill="x", pady=(4, 0))
-        ttk.Button(exports, text="Export results…", command=self._ask_export_results).pack(side="left")
-        ttk.Button(exports, text="Export predictions…", command=self._ask_export_predictions).pack(
-            side="left", padx=4
+        export_results = ttk.Button(exports, text="Export results…", command=self._ask_export_results)
+        export_predictions = ttk.Button(
+            exports, text="Export predictions…", command=self._ask_export_predictions
         )
-        ttk.Button(exports, text="Save as model…", command=self._ask_save).pack(side="left")
-        ttk.Label(exports, text="Saved model:").pack(side="left", padx=(10, 2))
+        save_button = ttk.Button(exports, text="Save as model…", command=self._ask_save)
+        tip(
+            save_button,
+            "Keep the selected configuration, fitted, with the threshold shown, to score new CSVs.",
+        )
+        saved = ttk.Frame(exports)
+        ttk.Label(saved, text="Saved model:").pack(side="left", padx=(8, 2))
         self.saved_choice = tk.StringVar()
-        self.saved_selector = ttk.Combobox(
-            exports, textvariable=self.saved_choice, state="readonly", width=22
-        )
+        self.saved_selector = ttk.Combobox(saved, textvariable=self.saved_choice, state="readonly", width=22)
         self.saved_selector.pack(side="left")
-        ttk.Button(exports, text="Predict a CSV…", command=self._ask_predict).pack(side="left", padx=4)
+        predict_button = ttk.Button(exports, text="Predict a CSV…", command=self._ask_predict)
+        tip(
+            predict_button,
+            "Score every row of a CSV with the saved model chosen: probability, flag, reasons.",
+        )
+        exports.add(export_results, export_predictions, save_button, saved, predict_button)
         self._refresh_saved_models()
         self.counts_text = tk.StringVar()
-        ttk.Label(self.results_page, textvariable=self.counts_text, foreground="#555555").pack(anchor="w")
+        ttk.Label(self.results_page, textvariable=self.counts_text, style=theme.SECONDARY).pack(anchor="w")
         body = ttk.Frame(self.results_page)
         body.pack(fill="both", expand=True, pady=(4, 0))
         self.curves = None
@@ -216,6 +281,10 @@ class ImbalancedTab(ToolTab):
             side, from_=0.0, to=1.0, variable=self.threshold, command=lambda _value: self._threshold_moved()
         )
         self.threshold_scale.pack(fill="x")
+        tip(
+            self.threshold_scale,
+            "The score above which a row is flagged: the figures below follow it on the test split.",
+        )
         self.operating_text = tk.StringVar(value="Run a grid, then select a row.")
         ttk.Label(side, textvariable=self.operating_text, justify="left", font=("TkFixedFont", 8)).pack(
             anchor="w", pady=(4, 0)
@@ -244,8 +313,23 @@ class ImbalancedTab(ToolTab):
         ttk.Entry(optimise, textvariable=self.false_positive_cost, width=5).grid(row=3, column=1)
         ttk.Entry(optimise, textvariable=self.false_negative_cost, width=5).grid(row=3, column=2)
 
+    def remembered_variables(self) -> dict:
+        protocol = {
+            "calibration": self.calibration_choice,
+            "tuning_trials": self.tune_trials,
+            "min_precision": self.min_precision,
+            "false_alarm_cost": self.false_positive_cost,
+            "miss_cost": self.false_negative_cost,
+        }
+        ticked = {f"grid {model} × {method}": variable for (model, method), variable in self.choices.items()}
+        return super().remembered_variables() | protocol | ticked
+
+    def remembered_choices(self) -> dict:
+        return super().remembered_choices() | {"calibration": imbalanced.CALIBRATION_METHODS}
+
     # Loading a CSV ----------------------------------------------------------------------------
     def open_paths(self, paths) -> None:
+        self.app.remember_opened(self, paths)
         self.app.notebook.select(self)
         path = Path(paths[0])
         self.file_text.set(f"Reading {path.name}…")
@@ -358,6 +442,7 @@ class ImbalancedTab(ToolTab):
             self.progress_text.set(str(error))
             return
         self.clear_results()
+        self.exported = False
         self.results_context = (self.source, self.source_fingerprint, problem)
         # What a grid cancelled by a new table still sends is dropped, not shown.
         run_token = self.run_token = object()
@@ -381,12 +466,19 @@ class ImbalancedTab(ToolTab):
 
         def progress(report) -> None:
             self.progress_bar["value"] = report.fraction
-            self.progress_text.set(f"{report.done}/{report.total} configurations · {report.message}")
-            self.app.set_status(f"Imbalanced: {report.message} ({report.fraction:.0%})")
+            self.grid_clock.update(report)
 
         def finished() -> None:
+            self.grid_clock.stop()
             self.run_button.state(["!disabled"])
             self.cancel_button.state(["disabled"])
+
+        def succeeded(_result) -> None:
+            self.grid_clock.stop()
+            if self.run_token is run_token:
+                text = f"{len(self.results)} configuration(s) done in {format_duration(self.grid_clock.elapsed())}."
+                self.progress_text.set(f"Configurations: {text}")
+                self.set_status(f"Grid: {text}")
 
         def cancelled() -> None:
             if self.run_token is run_token:  # not when a new table replaced the results
@@ -394,11 +486,13 @@ class ImbalancedTab(ToolTab):
                     f"Cancelled after {len(self.results)} configuration(s); their rows stay."
                 )
 
+        self.grid_clock.start()
         self.grid_job = self.submit(
             "imbalanced grid",
             work,
             on_partial=lambda item: self._receive(item) if self.run_token is run_token else None,
             on_progress=progress,
+            on_success=succeeded,
             on_cancelled=cancelled,
             on_error=lambda error, details: (
                 self.progress_text.set(str(error)),
@@ -406,6 +500,16 @@ class ImbalancedTab(ToolTab):
             ),
             on_finally=finished,
         )
+
+    def _show_grid_progress(self, text: str) -> None:
+        """Configurations done, the one running, elapsed time and time left: every second."""
+        self.progress_text.set(f"Configurations {text}")
+        self.set_status(f"Grid: {text}")
+
+    def unsaved_results(self) -> str:
+        if self.exported or not self.results:
+            return ""
+        return f"Imbalanced: the results of {len(self.results)} configuration(s) are not exported."
 
     def clear_results(self, reason: str = "") -> None:
         """Forget the shown results (and stop a grid still running): they belong to the data
@@ -438,8 +542,12 @@ class ImbalancedTab(ToolTab):
         self._remove_scratch_dir()
 
     def cancel_grid(self) -> None:
-        if self.grid_job is not None:
+        """Stop the grid: from now on the tab says it is stopping, never that it runs on."""
+        if self.grid_job is not None and not self.grid_job.finished:
             self.grid_job.cancel()
+            self.grid_clock.stop()
+            self.cancel_button.state(["disabled"])
+            self.progress_text.set("Cancelling: the configuration running stops at its next step…")
 
     def _receive(self, item) -> None:
         if isinstance(item, imbalanced.PreparedData):
@@ -607,16 +715,18 @@ class ImbalancedTab(ToolTab):
 
     # Exports ----------------------------------------------------------------------------------------
     def _ask_export_results(self) -> None:
-        path = filedialog.asksaveasfilename(parent=self, defaultextension=".csv", initialfile="results.csv")
-        if path:
-            self.export_results(Path(path))
-
-    def _ask_export_predictions(self) -> None:
-        path = filedialog.asksaveasfilename(
-            parent=self, defaultextension=".csv", initialfile="predictions.csv"
+        path = file_dialogs.ask_save(
+            self, file_dialogs.EXPORTS, defaultextension=".csv", initialfile="results.csv"
         )
         if path:
-            self.export_predictions(Path(path))
+            self.export_results(path)
+
+    def _ask_export_predictions(self) -> None:
+        path = file_dialogs.ask_save(
+            self, file_dialogs.EXPORTS, defaultextension=".csv", initialfile="predictions.csv"
+        )
+        if path:
+            self.export_predictions(path)
 
     def export_results(self, path: Path) -> None:
         rows = [result.to_json() for result in self.results.values()]
@@ -625,14 +735,15 @@ class ImbalancedTab(ToolTab):
             writer = csv.DictWriter(handle, columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        self.app.set_status(f"Results written to {path}.")
+        self.exported = True
+        self.set_status(f"Results written to {path}.")
 
     def export_predictions(self, path: Path) -> None:
         """Test-split rows of the selected configuration: data row number in the CSV (0 = the
         first row after the header), probability, label at the current threshold, actual."""
         selected = self.selected_results()
         if not selected:
-            self.app.set_status("Select a configuration to export its predictions.")
+            self.set_status("Select a configuration to export its predictions.")
             return
         result, threshold = selected[0], self.threshold.get()
         with open(path, "w", newline="") as handle:
@@ -643,7 +754,7 @@ class ImbalancedTab(ToolTab):
                 rows, result.test_probabilities, self.split.test_labels, strict=True
             ):
                 writer.writerow([int(row), f"{probability:.6f}", int(probability >= threshold), int(actual)])
-        self.app.set_status(f"Predictions written to {path}.")
+        self.set_status(f"Predictions written to {path}.")
 
     # Saved models --------------------------------------------------------------------------------
     def model_names(self) -> list[str]:
@@ -660,7 +771,7 @@ class ImbalancedTab(ToolTab):
 
         selected = self.selected_results()
         if not selected:
-            self.app.set_status("Select the configuration to save.")
+            self.set_status("Select the configuration to save.")
             return
         label = simpledialog.askstring("Save as model", "Name for this model:", parent=self)
         if label:
@@ -677,14 +788,14 @@ class ImbalancedTab(ToolTab):
                 lambda question: messagebox.askyesno("Save as model", question, parent=self)
             )
             if not confirm(f"{warning} Save it with this threshold anyway?"):
-                self.app.set_status("Not saved: choose another threshold.")
+                self.set_status("Not saved: choose another threshold.")
                 return None
         data, (source, fingerprint, problem) = self.data, self.results_context
 
         def saved(entry) -> None:
             self._refresh_saved_models()
             self.saved_choice.set(entry.name)
-            self.app.set_status(f"Saved {entry.name} (threshold {threshold:.3f}) to {entry.path}.")
+            self.set_status(f"Saved {entry.name} (threshold {threshold:.3f}) to {entry.path}.")
 
         return self.submit(
             f"save {label}",
@@ -696,16 +807,19 @@ class ImbalancedTab(ToolTab):
 
     def _ask_predict(self) -> None:
         if not self.saved_choice.get():
-            self.app.set_status("Save a configuration as a model first.")
+            self.set_status("Save a configuration as a model first.")
             return
-        source = filedialog.askopenfilename(parent=self, filetypes=self.filetypes)
-        if not source:
+        sources = file_dialogs.ask_open(self, file_dialogs.kind_of(self.filetypes), self.filetypes)
+        if not sources:
             return
-        target = filedialog.asksaveasfilename(
-            parent=self, defaultextension=".csv", initialfile=f"{Path(source).stem}-predictions.csv"
+        target = file_dialogs.ask_save(
+            self,
+            file_dialogs.EXPORTS,
+            defaultextension=".csv",
+            initialfile=f"{sources[0].stem}-predictions.csv",
         )
         if target:
-            self.predict_csv(self.saved_choice.get(), Path(source), Path(target))
+            self.predict_csv(self.saved_choice.get(), sources[0], target)
 
     def predict_csv(self, name: str, source: Path, target: Path):
         """Score every row of `source` with the saved model `name`; write row, probability, flag."""
@@ -723,7 +837,7 @@ class ImbalancedTab(ToolTab):
 
         def done(counts) -> None:
             flagged, total = counts
-            self.app.set_status(f"{source.name}: {flagged:,} of {total:,} rows flagged; written to {target}.")
+            self.set_status(f"{source.name}: {flagged:,} of {total:,} rows flagged; written to {target}.")
 
         return self.submit(f"predict {source.name}", work, on_success=done)
 

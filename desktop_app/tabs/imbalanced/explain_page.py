@@ -10,6 +10,8 @@ from tkinter import ttk
 import numpy as np
 
 from desktop_app.processes import run_in_process
+from desktop_app.widgets.tooltip import tip
+from desktop_app.widgets.wrapping_label import WrappingLabel
 from training import imbalanced
 
 WATERFALL_COLUMNS = 8  # the largest contributions drawn; the rest are summed in one bar
@@ -38,7 +40,9 @@ class ExplainPage(ttk.Frame):
         self.status = tk.StringVar(
             value="Run a grid, select a configuration on the Results page, then explain it."
         )
-        ttk.Label(top, textvariable=self.status, wraplength=700, justify="left").pack(side="left", padx=6)
+        WrappingLabel(top, textvariable=self.status, justify="left").pack(
+            side="left", fill="x", expand=True, padx=6
+        )
         choices = ttk.Frame(self)
         choices.pack(fill="x", pady=(4, 0))
         ttk.Label(choices, text="Dependence of:").pack(side="left")
@@ -47,16 +51,19 @@ class ExplainPage(ttk.Frame):
             choices, textvariable=self.feature_choice, state="readonly", width=18
         )
         self.feature_selector.pack(side="left", padx=(2, 10))
+        tip(self.feature_selector, "The column whose effect on the score the dependence plot shows.")
         self.feature_selector.bind("<<ComboboxSelected>>", lambda _event: self.draw())
         ttk.Label(choices, text="Row (data row of the CSV):").pack(side="left")
         self.row_choice = tk.StringVar()
         self.row_selector = ttk.Combobox(choices, textvariable=self.row_choice, state="readonly", width=10)
         self.row_selector.pack(side="left", padx=2)
+        tip(
+            self.row_selector,
+            "A test-split row (numbered as in the CSV): the waterfall shows why it got its score.",
+        )
         self.row_selector.bind("<<ComboboxSelected>>", lambda _event: self.draw())
         self.reasons_text = tk.StringVar()
-        ttk.Label(self, textvariable=self.reasons_text, justify="left", wraplength=900).pack(
-            anchor="w", pady=(4, 0)
-        )
+        WrappingLabel(self, textvariable=self.reasons_text, justify="left").pack(fill="x", pady=(4, 0))
         self.plots_holder = ttk.Frame(self)
         self.plots_holder.pack(fill="both", expand=True, pady=(4, 0))
         self.plots = None
