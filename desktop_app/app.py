@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 import tkinter as tk
 import traceback
+from pathlib import Path
 from tkinter import filedialog, ttk
 
 from desktop_app.jobs import JobRunner
@@ -103,6 +104,7 @@ class WorkbenchApp:
         menu = tk.Menu(self.root, tearoff=False)
         file_menu = tk.Menu(menu, tearoff=False)
         file_menu.add_command(label="Open…", accelerator="Ctrl+O", command=self.open_files)
+        file_menu.add_command(label="Export report…", accelerator="Ctrl+E", command=self.export_report)
         file_menu.add_separator()
         file_menu.add_command(label="Quit", accelerator="Ctrl+Q", command=self.quit)
         menu.add_cascade(label="File", menu=file_menu)
@@ -120,6 +122,7 @@ class WorkbenchApp:
         menu.add_cascade(label="Help", menu=help_menu)
         self.root.configure(menu=menu)
         self.root.bind_all("<Control-o>", lambda _event: self.open_files())
+        self.root.bind_all("<Control-e>", lambda _event: self.export_report())
         self.root.bind_all("<Control-q>", lambda _event: self.quit())
         return menu
 
@@ -139,9 +142,34 @@ class WorkbenchApp:
         tab = self.current_tab
         chosen = filedialog.askopenfilenames(parent=self.root, filetypes=tab.filetypes)
         if chosen:
-            from pathlib import Path
-
             tab.open_paths([Path(path) for path in chosen])
+
+    def export_report(self, path: Path | None = None):
+        """File → Export report…: the current tab's case report, made off the Tk thread from
+        what the tab shows and written atomically to `path` (None: asked for); returns its
+        job, or None when there is nothing to report or no file was chosen."""
+        tab = self.current_tab
+        make = tab.case_report()
+        if make is None:
+            self.set_status(f"Nothing to report on the {tab.title} tab yet: {tab.nothing_to_report}.")
+            return None
+        if path is None:
+            chosen = filedialog.asksaveasfilename(
+                parent=self.root,
+                title=f"Export the {tab.title} report",
+                defaultextension=".html",
+                initialfile=f"{tab.title.lower()}-report.html",
+                filetypes=(("HTML report", "*.html"), ("All files", "*")),
+            )
+            if not chosen:
+                return None
+            path = Path(chosen)
+        self.set_status(f"Writing the {tab.title} report…")
+        return self.jobs.submit(
+            f"{tab.title} report",
+            lambda _job: make().write(path),
+            on_success=lambda written: self.set_status(f"{tab.title} report written to {written}."),
+        )
 
     def set_status(self, text: str) -> None:
         self.status_text.set(text)

@@ -17,7 +17,7 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import anomaly
+from training import anomaly, report
 from training.core import images
 from training.core.errors import InvalidInputError, WorkbenchError
 from training.core.progress import Progress
@@ -431,6 +431,20 @@ class AnomalyTab(ToolTab):
             ],
             "rows": self.results.rows(),
         }
+
+    nothing_to_report = "drop images on it first"
+
+    def case_report(self):
+        """The files scored (an .npz batch or the MNIST test set is summed up on the Scores
+        page, not reported image by image), judged at the threshold shown."""
+        keys = self.results.tree.get_children()
+        predictions = [self.file_predictions[key] for key in keys if key in self.file_predictions]
+        if not predictions or self.predictor is None:
+            return None
+        entry, threshold = self.predictor.entry, self.threshold
+        return lambda: report.anomaly_report(
+            predictions, entry, threshold, report.rule_words(entry, threshold)
+        )
 
     def counts(self) -> dict:
         """How many are flagged at the current threshold; with labels, the live metrics."""

@@ -14,7 +14,7 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
-from training import anomaly, digits
+from training import anomaly, digits, report
 from training.core import images
 
 MODEL_CHOICES = {"CNN (default)": digits.MODEL_NAMES["cnn"], "Seed MLP": digits.MODEL_NAMES["mlp"]}
@@ -216,6 +216,19 @@ class DigitsTab(ToolTab):
             "bars": list(self.bars.shown),
             "model_input_shown": self.model_view.image is not None,
         }
+
+    nothing_to_report = "drop digit images on it first"
+
+    def case_report(self):
+        predictions = [
+            self.predictions[key] for key in self.results.tree.get_children() if key in self.predictions
+        ]
+        if not predictions:
+            return None
+        entry = self.model_entry(self.selected_model_name())
+        gated = any(prediction.not_a_digit is not None for prediction in predictions)
+        gate = self.model_entry(anomaly.ALL_DIGITS_MODEL) if gated else None
+        return lambda: report.digits_report(predictions, entry, gate)
 
     def clear(self) -> None:
         self.results.clear()

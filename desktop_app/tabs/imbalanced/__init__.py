@@ -19,7 +19,7 @@ from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.reliability import draw_reliability
 from desktop_app.widgets.results_table import ResultsTable
-from training import imbalanced
+from training import imbalanced, report
 from training.core.errors import InvalidInputError
 from training.core.probability_figures import expected_calibration_error
 
@@ -606,6 +606,25 @@ class ImbalancedTab(ToolTab):
         self._threshold_moved()
 
     # Exports ----------------------------------------------------------------------------------------
+    nothing_to_report = "load a CSV and run the grid first"
+
+    def case_report(self):
+        """The grid's configurations so far, and the one selected (else the best test PR AUC)
+        at the slider's threshold, with its explanation when the Explain page has it."""
+        results = list(self.results.values())
+        if not results or self.split is None or self.results_context is None:
+            return None
+        selected = self.selected_results()
+        chosen = selected[0] if selected else imbalanced.best_configuration(results)
+        threshold = self.threshold.get() if selected else chosen.threshold
+        explained = self.explain_page.explained is chosen
+        explanation = self.explain_page.explanation if explained else None
+        source, _fingerprint, problem = self.results_context
+        split = self.split
+        return lambda: report.imbalanced_report(
+            source, problem, split, results, chosen, threshold, explanation
+        )
+
     def _ask_export_results(self) -> None:
         path = filedialog.asksaveasfilename(parent=self, defaultextension=".csv", initialfile="results.csv")
         if path:

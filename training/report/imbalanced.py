@@ -1,0 +1,108 @@
+"""The Imbalanced case report: the table analysed (facts, target, rare class, split), every
+configuration of the grid, and the chosen one: its curves, the operating point at the
+threshold (confusion matrix and figures) and, when computed, its explanations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training import imbalanced
+from training.report.document import CaseReport, confusion_figure, figure_uri, file_facts, new_figure, render
+
+
+def curves_figure(
+    result: imbalanced.ConfigurationResult, labels: np.ndarray, threshold: float, positive: str
+) -> str:
+    """ROC, precision-recall, cumulative gains and the scores by class (with the threshold),
+    on the test split, as the tab's Results page draws them."""
+    points = imbalanced.curves(labels, result.test_probabilities)
+    figure = new_figure(9.0, 6.2)
+    (roc_axes, pr_axes), (gains_axes, spread_axes) = figure.subplots(2, 2)
+    ranking = result.ranking
+    roc_axes.plot(*points["roc"], color="#4c72b0")
+    roc_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
+    roc_axes.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        title=f"ROC (test split): AUC {ranking['roc_auc']:.3f}, KS {ranking['ks']:.2f}",
+    )
+    pr_axes.plot(*points["pr"], color="#4c72b0")
+    pr_axes.axhline(labels.mean(), color="#999999", linestyle=":")
+    pr_axes.set(xlabel="recall", ylabel="precision", title=f"Precision–recall: AUC {ranking['pr_auc']:.3f}")
+    gains_axes.plot(*points["gains"], color="#4c72b0")
+    gains_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
+    gains_axes.set(
+        xlabel="rows contacted (best scores first)", ylabel="positives found", title="Cumulative gains"
+    )
+    for actual, colour in ((0, "#999999"), (1, "#4c72b0")):
+        spread_axes.hist(
+            result.test_probabilities[labels == actual],
+            bins=40,
+            range=(0, 1),
+            density=True,
+            histtype="step",
+            color=colour,
+            label=f"actually {positive}" if actual else f"actually not {positive}",
+        )
+    spread_axes.axvline(
+        threshold, color="#b03a2e", linestyle="--", linewidth=1, label=f"threshold {threshold:.3f}"
+    )
+    spread_axes.set(xlabel="predicted probability", ylabel="density", title="Scores by class")
+    spread_axes.legend(fontsize=7)
+    return figure_uri(figure)
+
+
+def importance_figure(explanation: imbalanced.Explanation) -> str:
+    shown = explanation.importance[:12][::-1]
+    figure = new_figure(6.5, 0.5 + 0.3 * len(shown))
+    axes = figure.subplots()
+    axes.barh(
+        [item["feature"] for item in shown],
+        [item["mean"] for item in shown],
+        xerr=[item["std"] for item in shown],
+        color="#4c72b0",
+    )
+    axes.set(xlabel="test ROC AUC lost when the column is shuffled", title="Permutation importance")
+    return figure_uri(figure)
+
+
+def imbalanced_report(
+    source,
+    problem: imbalanced.Problem,
+    split: imbalanced.Split,
+    results: list[imbalanced.ConfigurationResult],
+    chosen: imbalanced.ConfigurationResult,
+    threshold: float,
+    explanation: imbalanced.Explanation | None = None,
+) -> CaseReport:
+    """The report of a grid run on the CSV `source`: every configuration in `results`, and
+    `chosen` at `threshold` (its own F1-optimal one, or one chosen in the tab), with its
+    `explanation` when there is one."""
+    positive = str(problem.positive)
+    operating = imbalanced.metrics_at(split.test_labels, chosen.test_probabilities, threshold)
+    no_word, yes_word = f"not {positive}", positive
+    return render(
+        "imbalanced",
+        f"Imbalanced case report: {file_facts(source)['name']}",
+        len(results),
+        facts=file_facts(source),
+        problem=problem,
+        positive=positive,
+        split=split,
+        test_positives=int(split.test_labels.sum()),
+        rows=[(result, result.to_json()) for result in results],
+        chosen=chosen,
+        chosen_row=chosen.to_json(),
+        threshold=threshold,
+        operating=operating,
+        confusion=confusion_figure(
+            operating["confusion_matrix"], (no_word, yes_word), f"Test split at threshold {threshold:.3f}"
+        ),
+        curves=curves_figure(chosen, split.test_labels, threshold, positive),
+        explanation=explanation,
+        importance=importance_figure(explanation)
+        if explanation is not None and explanation.importance
+        else None,
+        model_label=imbalanced.MODEL_LABELS[chosen.model],
+        method_label=imbalanced.METHOD_LABELS[chosen.method],
+    )
