@@ -180,6 +180,7 @@ def test_imbalanced_report_runs_the_grid_and_shows_the_operating_point(tmp_path)
         "logistic_regression,dummy",
         "--methods",
         "none",
+        "--explain",
         "-o",
         str(output),
     )
@@ -190,7 +191,8 @@ def test_imbalanced_report_runs_the_grid_and_shows_the_operating_point(tmp_path)
     assert "Every configuration tried" in shown and "Dummy (class prior)" in shown
     assert "Configuration Logistic Regression + none" in shown  # the best PR AUC is chosen
     assert "A row is flagged as fraud when its predicted probability is at least" in shown
-    assert len(embedded_images(text)) == 2  # the confusion matrix and the curves
+    assert "test rows explained" in shown
+    assert len(embedded_images(text)) == 3  # the confusion matrix, the curves, the importance
 
 
 def test_cli_errors_are_clean(tmp_path):
@@ -329,6 +331,7 @@ def nothing_to_export(gui, monkeypatch, tab) -> None:
 def test_export_report_from_the_digits_tab(gui, monkeypatch, tmp_path):
     tab = gui.tab("Digits")
     tab.clear()
+    assert gui.root.bind_all("<Control-e>")  # the menu's accelerator
     nothing_to_export(gui, monkeypatch, tab)
     simulate_drop(tab.drop_zone.area, DIGIT_SAMPLES[:3])
     wait_until(gui.root, lambda: len(tab.predictions) == 3, 60, "three answers")
