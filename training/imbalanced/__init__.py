@@ -31,6 +31,7 @@ from training.imbalanced.columns import (
     describe_columns,
     identifier_reason,
     prepare,
+    problem_for,
     suggest_target,
 )
 from training.imbalanced.csv_reading import (
@@ -147,6 +148,7 @@ from training.imbalanced.tuning import (
 )
 
 __all__ = [
+    "problem_for",
     "ALL_MODELS",
     "as_categories",
     "BASELINE_MODELS",

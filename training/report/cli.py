@@ -117,18 +117,11 @@ def imbalanced_case(arguments):
     """The grid on the CSV (`--models` × `--methods`), as `imbalanced --csv` runs it, with
     the configuration of the best test PR AUC (the one `--save` keeps) as the chosen one."""
     from training import imbalanced
-    from training.core.errors import DatasetInvalidError
     from training.report.imbalanced import imbalanced_report
 
     csv_path = Path(arguments.paths[0])
     frame = imbalanced.read_table(csv_path)
-    target = arguments.target or imbalanced.suggest_target(frame)
-    if target not in frame.columns:
-        raise DatasetInvalidError(f"No column named '{target}' in {csv_path.name}.")
-    values = imbalanced.class_values(frame[target])
-    positive = arguments.positive if arguments.positive is not None else (values[0] if values else None)
-    excluded = tuple(imbalanced.default_exclusions(frame))
-    problem = imbalanced.Problem(target, positive, excluded)
+    problem, _excluded = imbalanced.problem_for(frame, csv_path.name, arguments.target, arguments.positive)
     data = imbalanced.prepare(frame, problem)
     settings = imbalanced.GridSettings()
     grid = imbalanced.configurations(
