@@ -16,6 +16,7 @@ from training.imbalanced.calibration import (
     cross_fitted,
     fit_calibration,
 )
+from training.imbalanced.charts import CURVE_COLOURS, draw_results
 from training.imbalanced.columns import (
     DEFAULT_CSV,
     LEAKY_COLUMNS,
@@ -148,6 +149,8 @@ from training.imbalanced.tuning import (
 )
 
 __all__ = [
+    "CURVE_COLOURS",
+    "draw_results",
     "problem_for",
     "ALL_MODELS",
     "as_categories",

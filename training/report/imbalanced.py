@@ -13,42 +13,10 @@ from training.report.document import CaseReport, confusion_figure, figure_uri, f
 def curves_figure(
     result: imbalanced.ConfigurationResult, labels: np.ndarray, threshold: float, positive: str
 ) -> str:
-    """ROC, precision-recall, cumulative gains and the scores by class (with the threshold),
-    on the test split, as the tab's Results page draws them."""
-    points = imbalanced.curves(labels, result.test_probabilities)
-    figure = new_figure(9.0, 6.2)
-    (roc_axes, pr_axes), (gains_axes, spread_axes) = figure.subplots(2, 2)
-    ranking = result.ranking
-    roc_axes.plot(*points["roc"], color="#4c72b0")
-    roc_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
-    roc_axes.set(
-        xlabel="false positive rate",
-        ylabel="true positive rate",
-        title=f"ROC (test split): AUC {ranking['roc_auc']:.3f}, KS {ranking['ks']:.2f}",
-    )
-    pr_axes.plot(*points["pr"], color="#4c72b0")
-    pr_axes.axhline(labels.mean(), color="#999999", linestyle=":")
-    pr_axes.set(xlabel="recall", ylabel="precision", title=f"Precision–recall: AUC {ranking['pr_auc']:.3f}")
-    gains_axes.plot(*points["gains"], color="#4c72b0")
-    gains_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
-    gains_axes.set(
-        xlabel="rows contacted (best scores first)", ylabel="positives found", title="Cumulative gains"
-    )
-    for actual, colour in ((0, "#999999"), (1, "#4c72b0")):
-        spread_axes.hist(
-            result.test_probabilities[labels == actual],
-            bins=40,
-            range=(0, 1),
-            density=True,
-            histtype="step",
-            color=colour,
-            label=f"actually {positive}" if actual else f"actually not {positive}",
-        )
-    spread_axes.axvline(
-        threshold, color="#b03a2e", linestyle="--", linewidth=1, label=f"threshold {threshold:.3f}"
-    )
-    spread_axes.set(xlabel="predicted probability", ylabel="density", title="Scores by class")
-    spread_axes.legend(fontsize=7)
+    """The Results page's charts of `result` on the test split, the scores' chart marking
+    `threshold`."""
+    figure = new_figure(10.5, 6.0)
+    imbalanced.draw_results(figure, labels, [result], positive, threshold)
     return figure_uri(figure)
 
 

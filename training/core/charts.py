@@ -1,5 +1,6 @@
 """The reliability diagram: how often items given a probability really were positive. Drawn
-on any matplotlib axes, so the Forgery and Imbalanced tabs and `bench/` show the same picture."""
+on any matplotlib axes, so the Forgery and Imbalanced tabs, their case reports and `bench/`
+show the same picture."""
 
 from __future__ import annotations
 
