@@ -163,7 +163,7 @@ def test_anomaly_report_gives_score_threshold_rule_and_the_three_pictures(tmp_pa
     assert "percentile of validation scores, the model's own rule" in shown
     assert model_sha256("anomaly-all-digits") in shown and sha256_of(photo) in shown
     assert re.search(r"Verdict: digit .*Verdict: not a digit", shown)
-    assert len(embedded_images(text)) == 6  # what the model sees, reconstruction, error; twice
+    assert len(embedded_images(text)) == 1 + 6  # the scores; what the model sees, reconstruction, error twice
 
 
 @pytest.mark.slow
@@ -356,7 +356,7 @@ def test_export_report_from_the_anomaly_tab_uses_the_threshold_shown(gui, monkey
     shown = visible_text(text)
     assert f"above the threshold {tab.threshold:.3f} (chosen by hand in the tab" in shown
     assert model_sha256(tab.predictor.entry.name) in shown and sha256_of(photo) in shown
-    assert len(embedded_images(text)) == 6
+    assert len(embedded_images(text)) == 1 + 6
 
 
 @pytest.mark.slow

@@ -12,8 +12,10 @@ from PIL import Image
 from training import anomaly
 from training.report.document import (
     CaseReport,
+    figure_uri,
     file_facts,
     model_facts,
+    new_figure,
     percent,
     png_uri,
     render,
@@ -42,6 +44,28 @@ def model_figures(metrics: dict) -> list[tuple[str, str]]:
             )
         )
     return figures
+
+
+def scores_figure(entry, predictions: list[anomaly.AnomalyPrediction], threshold: float) -> str | None:
+    """The scores of the model's normal validation images (from its record), the threshold,
+    and where each analysed image scores, as the tab's "Scores & threshold" page shows them."""
+    validation = np.asarray(entry.record.get("validation_scores", []), dtype=float)
+    scored = [prediction.score for prediction in predictions if prediction.score is not None]
+    if validation.size == 0 and not scored:
+        return None
+    figure = new_figure(6.5, 2.8)
+    axes = figure.subplots()
+    if validation.size:
+        axes.hist(validation, bins=60, color="#5d8aa8", alpha=0.8, label="normal validation images")
+    for score in scored:
+        axes.axvline(score, color="#8e44ad", linewidth=1)
+    axes.axvline(
+        threshold, color="#b03a2e", linestyle="--", linewidth=1.5, label=f"threshold {threshold:.3f}"
+    )
+    axes.plot([], [], color="#8e44ad", label="the images analysed")
+    axes.set(xlabel="anomaly score", ylabel="images", title=f"{entry.name}: anomaly scores")
+    axes.legend(fontsize=7)
+    return figure_uri(figure)
 
 
 def image_section(prediction: anomaly.AnomalyPrediction, threshold: float, words: tuple[str, str]) -> dict:
@@ -97,6 +121,7 @@ def anomaly_report(
         model=model_facts(entry, model_figures(entry.metrics)),
         threshold=threshold,
         rule=rule,
+        scores=scores_figure(entry, predictions, threshold),
         score_name=entry.record.get("score", ""),
         words=words,
         flagged=sum(section["css"] == "anomalous" for section in sections),
