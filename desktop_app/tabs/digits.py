@@ -370,31 +370,12 @@ class EvaluationView(ttk.Frame):
         self._draw_gallery()
 
     def _draw_confusion(self, matrix) -> None:
-        import numpy as np
+        from training.core.charts import draw_confusion
 
-        counts = np.asarray(matrix)
-        figure = self.confusion_plot.clear()
-        axes = figure.add_subplot()
-        shown = np.log1p(counts)
-        axes.imshow(shown, cmap="Blues")
-        for true in range(10):
-            for predicted in range(10):
-                value = counts[true, predicted]
-                if value:
-                    axes.text(
-                        predicted,
-                        true,
-                        str(value),
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="white" if shown[true, predicted] > shown.max() * 0.6 else "black",
-                    )
-        axes.set_xticks(range(10))
-        axes.set_yticks(range(10))
-        axes.set_xlabel("predicted")
-        axes.set_ylabel("true")
-        axes.set_title("Confusion matrix" + (" (rotated)" if self.rotated.get() else ""))
+        title = "Confusion matrix" + (" (rotated)" if self.rotated.get() else "")
+        draw_confusion(
+            self.confusion_plot.clear().add_subplot(), matrix, [str(label) for label in range(10)], title
+        )
         self.confusion_plot.redraw()
 
     def _draw_gallery(self) -> None:

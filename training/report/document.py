@@ -130,19 +130,13 @@ def figure_uri(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def confusion_figure(matrix, labels: tuple[str, ...], title: str, axis_names=("actual", "predicted")) -> str:
-    """A confusion matrix (rows: actual) as a figure's data URI, each cell with its count."""
-    counts = np.asarray(matrix)
+def confusion_figure(matrix, labels: tuple[str, ...], title: str, names=("actual", "predicted")) -> str:
+    """A confusion matrix (rows: actual), drawn as the tabs draw it, as a figure's data URI."""
+    from training.core.charts import draw_confusion
+
     side = 1.6 + 0.34 * len(labels)
     figure = new_figure(side + 0.6, side)
-    axes = figure.subplots()
-    axes.imshow(counts, cmap="Blues")
-    for (row, column), count in np.ndenumerate(counts):
-        colour = "white" if count > counts.max() / 2 else "black"
-        axes.text(column, row, f"{count:,}", ha="center", va="center", fontsize=7, color=colour)
-    axes.set_xticks(range(len(labels)), labels)
-    axes.set_yticks(range(len(labels)), labels)
-    axes.set(xlabel=axis_names[1], ylabel=axis_names[0], title=title)
+    draw_confusion(figure.subplots(), matrix, labels, title, names)
     return figure_uri(figure)
 
 
