@@ -110,7 +110,7 @@ def forgery_case(arguments, paths, _command_line):
     predictor = forgery.ForgeryPredictor.load(arguments.model or forgery.DEFAULT_MODEL)
     with_views, note = views_choice(arguments.views or ("all" if len(paths) == 1 else "flagged"))
     cases = analyse_for_report(paths, predictor, with_views)
-    return forgery_report(cases, predictor.entry, predictor.threshold, note)
+    return forgery_report(cases, predictor.entry, predictor.threshold, note, count=len(paths))
 
 
 def imbalanced_case(arguments):

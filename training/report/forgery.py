@@ -4,8 +4,9 @@ agree with the heatmap, the warnings and the metadata; a batch adds a summary ta
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from training import forgery
 from training.forgery import views as forensic
@@ -37,18 +38,18 @@ class PhotoCase:
     views: forgery.ForensicViews | None = None
 
 
-def analyse_for_report(paths, predictor, with_views) -> list[PhotoCase]:
+def analyse_for_report(paths, predictor, with_views) -> Iterator[PhotoCase]:
     """Each photo as the tab analyses it (`analyse_file`: one engine call) and, where
-    `with_views(verdict)` says so, its forensic views as the views page computes them."""
-    cases = []
+    `with_views(verdict)` says so, its forensic views as the views page computes them; one at
+    a time, as the report reaches it, so that a batch holds one photo at full resolution, not
+    all of them."""
     for path in paths:
         analysis = forgery.analyse_file(path, predictor)
         views = None
         if analysis.opened is not None and with_views(analysis.verdict):
             views = analysis.opened.views(forgery.ViewSettings())
             views.agreement = forgery.agreement_with_heatmap(views, analysis.verdict.block_map)
-        cases.append(PhotoCase(analysis, views))
-    return cases
+        yield PhotoCase(analysis, views)
 
 
 def model_figures(metrics: dict) -> list[tuple[str, str]]:
@@ -134,25 +135,28 @@ def photo_section(case: PhotoCase, side: int) -> dict:
     }
 
 
-def forgery_report(cases: list[PhotoCase], entry, threshold: float, views_note: str = "") -> CaseReport:
+def forgery_report(
+    cases: Iterable[PhotoCase], entry, threshold: float, views_note: str = "", count: int | None = None
+) -> CaseReport:
     """The report of `cases` judged by the model of `entry` at `threshold` (its verdicts' own);
-    `views_note` says which photos have their forensic views, when not all do."""
-    single = len(cases) == 1
+    `views_note` says which photos have their forensic views, when not all do. With their
+    `count`, `cases` may be made one by one (`analyse_for_report`): each is drawn into its
+    section, and let go, before the next is made."""
+    if count is None:
+        cases = list(cases)
+        count = len(cases)
+    single = count == 1
     side = SINGLE_SIDE if single else BATCH_SIDE
     sections = [photo_section(case, side) for case in cases]
-    verdicts = [case.analysis.verdict for case in cases]
-    counts = {}
-    for section in sections:
-        counts[section["shown"]] = counts.get(section["shown"], 0) + 1
-    name = Path(cases[0].analysis.path).name if single else f"{len(cases)} photos"
+    shown = Counter(section["shown"] for section in sections)
+    name = sections[0]["facts"]["name"] if single else f"{len(sections)} photos"
     record = entry.record if entry is not None else {}
     return render(
         "forgery",
         f"Forgery case report: {name}",
-        len(cases),
+        len(sections),
         sections=sections,
-        verdicts=verdicts,
-        counts=sorted(counts.items()),
+        counts=sorted(shown.items()),
         single=single,
         model=model_facts(entry, model_figures(record.get("metrics", {}))) if entry is not None else None,
         threshold=threshold,

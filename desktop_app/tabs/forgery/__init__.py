@@ -241,13 +241,13 @@ class ForgeryTab(ToolTab):
         )
 
         def make():
-            cases = [
+            cases = (
                 open_case
                 if open_case is not None and verdict.path == open_case.analysis.path
                 else report.PhotoCase(forgery.analyse_file(verdict.path, None, verdict=verdict))
                 for verdict in verdicts
-            ]
-            return report.forgery_report(cases, entry, threshold, note)
+            )  # one photo at a time: each is drawn into the report before the next is read
+            return report.forgery_report(cases, entry, threshold, note, count=len(verdicts))
 
         return make
 
