@@ -206,6 +206,8 @@ def test_cli_errors_are_clean(tmp_path):
         "error: Cannot write the report: the folder" in completed.stderr
         and "Traceback" not in completed.stderr
     )
+    completed = run_cli("report", "forgery", str(SAMPLE_PHOTOS), "-o", str(tmp_path))
+    assert completed.returncode == 1 and "it is a folder" in completed.stderr
 
 
 # Chromium -----------------------------------------------------------------------------------------

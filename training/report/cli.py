@@ -55,9 +55,12 @@ def register(command_line: CommandLine) -> None:
 def command_report(arguments, command_line: CommandLine) -> int:
     from training.core.errors import InvalidInputError
 
+    # Said before any work, not after it.
     folder = arguments.output.parent
-    if not folder.is_dir():  # said before any work, not after it
+    if not folder.is_dir():
         raise InvalidInputError(f"Cannot write the report: the folder {folder} does not exist.")
+    if arguments.output.is_dir():
+        raise InvalidInputError(f"Cannot write the report to {arguments.output}: it is a folder.")
     if arguments.tool == "imbalanced":
         if len(arguments.paths) != 1:
             print("error: report imbalanced takes one CSV file", file=sys.stderr)
