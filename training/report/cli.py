@@ -112,8 +112,15 @@ def forgery_case(arguments, paths, _command_line):
 
     predictor = forgery.ForgeryPredictor.load(arguments.model or forgery.DEFAULT_MODEL)
     with_views, note = views_choice(arguments.views or ("all" if len(paths) == 1 else "flagged"))
-    cases = analyse_for_report(paths, predictor, with_views)
+    cases = announced(analyse_for_report(paths, predictor, with_views), len(paths))
     return forgery_report(cases, predictor.entry, predictor.threshold, note, count=len(paths))
+
+
+def announced(cases, count: int):
+    """`cases`, each named on stderr once analysed: a batch takes a while."""
+    for index, case in enumerate(cases, start=1):
+        print(f"{index}/{count} {case.analysis.path}", file=sys.stderr, flush=True)
+        yield case
 
 
 def imbalanced_case(arguments):
@@ -132,7 +139,15 @@ def imbalanced_case(arguments):
         split_list(arguments.methods) or list(REPORT_METHODS),
     )
     parts = imbalanced.split(data, settings)
-    results = imbalanced.evaluate_grid(data, parts, grid, settings)
+    results = imbalanced.evaluate_grid(
+        data,
+        parts,
+        grid,
+        settings,
+        on_result=lambda result: print(
+            f"{result.label}: test PR AUC {result.ranking['pr_auc']:.4f}", file=sys.stderr, flush=True
+        ),
+    )
     chosen = imbalanced.best_configuration(results)
     explanation = None
     if arguments.explain:
