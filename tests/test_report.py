@@ -101,6 +101,7 @@ def test_forgery_report_of_one_photo_names_verdict_photo_and_model_and_embeds_ev
     for title in ("Noise residual", "JPEG ghosts", "Clones", "Luminance gradient", "EXIF thumbnail"):
         assert title in shown
     assert "Views: " in shown  # the agreement line
+    assert "In short: noise outliers" in shown  # the views' headline figures
     assert_self_contained(text)
 
 

@@ -130,6 +130,7 @@ def photo_section(case: PhotoCase, side: int) -> dict:
         "pictures": pictures,
         "views": view_sections(case.views, side),
         "agreement": forensic.agreement_line(case.views.agreement) if case.views is not None else "",
+        "views_summary": case.views.summary() if case.views is not None else "",
         "metadata": opened.metadata if opened is not None else [],
         "warnings": verdict.warnings if verdict is not None else [],
     }
