@@ -50,16 +50,14 @@ class CaseReport:
             ) from error
         return path
 
-    def to_json(self) -> dict:
-        return {"tool": self.tool, "title": self.title, "items": self.items, "bytes": len(self.html.encode())}
-
 
 def size_text(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+    if size < 1024:
+        return f"{size:,} bytes"
+    for unit in ("KB", "MB", "GB"):
         size /= 1024
-    return ""
+        if size < 1024 or unit == "GB":
+            return f"{size:.1f} {unit}"
 
 
 def file_facts(path, sha256: str | None = None) -> dict:
