@@ -102,7 +102,7 @@ def condition_table(title: str, figures: dict) -> None:
 def plot_reliability(reliability: dict, path: Path, title: str) -> None:
     from matplotlib.figure import Figure  # draws through Agg without a display
 
-    from desktop_app.widgets.reliability import draw_reliability
+    from training.core.charts import draw_reliability
 
     figure = Figure(figsize=(4.5, 4.5), dpi=100)
     draw_reliability(figure.add_subplot(), reliability, title)

@@ -147,6 +147,9 @@ class WorkbenchApp:
         file_menu.add_command(label="Open…", underline=0, accelerator="Ctrl+O", command=self.open_files)
         self.recent_menu = tk.Menu(file_menu, tearoff=False, postcommand=self._fill_recent_menu)
         file_menu.add_cascade(label="Open recent", underline=5, menu=self.recent_menu)
+        file_menu.add_command(
+            label="Export report…", underline=0, accelerator="Ctrl+E", command=self.export_report
+        )
         file_menu.add_separator()
         file_menu.add_command(label="Quit", underline=0, accelerator="Ctrl+Q", command=self.request_quit)
         menu.add_cascade(label="File", underline=0, menu=file_menu)
@@ -181,6 +184,7 @@ class WorkbenchApp:
         menu.add_cascade(label="Help", underline=0, menu=help_menu)
         self.root.configure(menu=menu)
         self.root.bind_all("<Control-o>", lambda _event: self.open_files())
+        self.root.bind_all("<Control-e>", lambda _event: self.export_report())
         self.root.bind_all("<Control-q>", lambda _event: self.request_quit())
         self.root.bind_all("<F1>", lambda _event: self.show_tab_help())
         # Ctrl+Tab moves between the tools wherever the focus is (ttk binds it to the inner
@@ -260,6 +264,33 @@ class WorkbenchApp:
         )
         if chosen:
             tab.open_paths(chosen)
+
+    def export_report(self, path: Path | None = None):
+        """File → Export report…: the current tab's case report, made off the Tk thread from
+        what the tab shows and written atomically to `path` (None: asked for); returns its
+        job, or None when there is nothing to report or no file was chosen."""
+        tab = self.current_tab
+        make = tab.case_report()
+        if make is None:
+            self.set_status(f"Nothing to report on the {tab.title} tab yet: {tab.nothing_to_report}.", tab)
+            return None
+        if path is None:
+            path = file_dialogs.ask_save(
+                self.root,
+                file_dialogs.EXPORTS,
+                title=f"Export the {tab.title} report",
+                defaultextension=".html",
+                initialfile=f"{tab.title.lower()}-report.html",
+                filetypes=(("HTML report", "*.html"), ("All files", "*")),
+            )
+            if path is None:
+                return None
+        self.set_status(f"Writing the {tab.title} report…", tab)
+        return self.jobs.submit(
+            f"{tab.title} report",
+            lambda _job: make().write(path),
+            on_success=lambda written: self.set_status(f"{tab.title} report written to {written}.", tab),
+        )
 
     @property
     def status_text(self) -> tk.StringVar:

@@ -114,6 +114,21 @@ def check_forgery() -> str:
     )
 
 
+def check_report(scratch: Path) -> str:
+    """A case report renders and is written: its templates and Jinja2 are in the executable."""
+    from training import forgery, report
+    from training.core.registry import ModelRegistry
+
+    photo = photo_samples()[1]
+    case = report.PhotoCase(forgery.analyse_file(photo, None))
+    entry = ModelRegistry().entry(forgery.DEFAULT_MODEL)
+    written = report.forgery_report([case], entry, 0.5).write(scratch / "report.html")
+    text = written.read_text(encoding="utf-8")
+    if case.analysis.opened.facts.sha256 not in text or text.count("data:image/png;base64,") < 2:
+        raise AssertionError(f"{written.name} lacks the photo's sha256 or its images")
+    return f"a Forgery case report of {photo.name} rendered and written ({len(text) / 1e6:.1f} MB)"
+
+
 def check_window() -> str:
     """Open the real window, drop a sample into every tab, read what the user would see."""
     from desktop_app.app import WorkbenchApp, create_root
@@ -212,6 +227,7 @@ def run(with_window: bool | None = None) -> int:
             ("anomaly", lambda: check_anomaly(Path(scratch))),
             ("imbalanced", check_imbalanced),
             ("forgery", check_forgery),
+            ("report", lambda: check_report(Path(scratch))),
         ]
         if with_window:
             checks.append(("window", check_window))

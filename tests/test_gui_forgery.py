@@ -532,7 +532,7 @@ def test_forensic_views_page_shows_each_view_with_its_controls_note_and_agreemen
     """A photo with a cloned region and an EXIF thumbnail of the photo before the edit: after
     its verdict every view is computed off the Tk thread; each shows its own picture, figures,
     controls and note; moving a control redraws that view; the verdict says which agree."""
-    from desktop_app.tabs.forgery import views_page
+    from training.forgery import views as forgery_views
 
     photo = Image.open(SAMPLES / "authentic.jpg").convert("RGB")
     forged, _mask = copy_move(photo, (44, 148, 118, 222), (224, 49))
@@ -558,12 +558,12 @@ def test_forensic_views_page_shows_each_view_with_its_controls_note_and_agreemen
         assert seen["view"] == name
         assert seen["picture"] is computed.get(name).image
         assert seen["picture"].size == tab.photo.shown.opened.display.size
-        assert seen["note"] == f"How to read this: {views_page.HOW_TO_READ[name]}"
+        assert seen["note"] == f"How to read this: {forgery_views.HOW_TO_READ[name]}"
         assert page.control_rows[name].winfo_ismapped()
         assert not any(row.winfo_ismapped() for other, row in page.control_rows.items() if other != name)
-        assert seen["figures"] == views_page.view_figures(name, computed.get(name))
-    assert "1 cloned region found" in views_page.view_figures("clones", computed.clones)
-    assert computed.thumbnail.present and "same shape as the photo" in views_page.view_figures(
+        assert seen["figures"] == forgery_views.view_figures(name, computed.get(name))
+    assert "1 cloned region found" in forgery_views.view_figures("clones", computed.clones)
+    assert computed.thumbnail.present and "same shape as the photo" in forgery_views.view_figures(
         "thumbnail", computed.thumbnail
     )
     agreement = tab.shown_answer()["views_agreement"]

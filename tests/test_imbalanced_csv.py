@@ -415,3 +415,20 @@ def test_question_marks_spaces_and_utf16_read_as_a_person_means_them(tmp_path):
         assert pandas.api.types.is_float_dtype(table["amount"]) and table["amount"].isna().sum() == 5
         assert sorted(map(str, imbalanced.class_values(table["y"]))) == ["no", "yes"]
         assert "amount" not in imbalanced.default_exclusions(table)
+
+
+def test_the_problem_a_command_line_asks_for(tmp_path):
+    """What `imbalanced` and `report imbalanced` share: the suggested target, the rarest class,
+    the default exclusions with their reasons, and a missing target named with the columns."""
+    frame = imbalanced.read_table(write_mixed_csv(tmp_path / "loans.csv", rows=400, positive_rate=0.1))
+    problem, reasons = imbalanced.problem_for(frame, "loans.csv")
+    assert (problem.target, problem.positive, problem.exclude) == ("fraud", "fraud", ("transaction_id",))
+    assert "identif" in reasons["transaction_id"]
+    problem, reasons = imbalanced.problem_for(
+        frame, "loans.csv", excluded={"channel": "excluded on the command line"}, keep_leaky=True
+    )
+    assert problem.exclude == ("channel",) and reasons == {"channel": "excluded on the command line"}
+    with pytest.raises(
+        DatasetInvalidError, match=r"No column named 'nowhere' in loans.csv; its columns are .*fraud"
+    ):
+        imbalanced.problem_for(frame, "loans.csv", target="nowhere")

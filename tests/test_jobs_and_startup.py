@@ -89,6 +89,7 @@ def test_self_test_checks_every_tool_and_the_window(tmp_path):
         "anomaly",
         "imbalanced",
         "forgery",
+        "report",
         "window",
     ]
     assert "wrote anomaly-digits-7-" in completed.stdout and lines[-1] == "self-test passed"

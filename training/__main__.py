@@ -12,6 +12,7 @@ from training.core.errors import WorkbenchError
 from training.digits import cli as digits_cli
 from training.forgery import cli as forgery_cli
 from training.imbalanced import cli as imbalanced_cli
+from training.report import cli as report_cli
 
 # Each tool adds its commands; the order is the order of --help.
 TOOL_COMMANDS = (digits_cli, anomaly_cli, forgery_cli, imbalanced_cli)
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     command_line = CommandLine(parser.add_subparsers(dest="command", required=True), data_dir, force)
     for tool in TOOL_COMMANDS:
         tool.register(command_line)
+    report_cli.register(command_line)  # after the tools: it can use what one lends another
     commands = command_line.commands
 
     evaluate = commands.add_parser(

@@ -20,7 +20,7 @@ from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
 from desktop_app.widgets.tooltip import tip
 from desktop_app.widgets.wrapping_label import WrappingLabel
-from training import anomaly
+from training import anomaly, report
 from training.core import images
 from training.core.errors import InvalidInputError, WorkbenchError
 from training.core.progress import Progress
@@ -28,13 +28,6 @@ from training.core.progress import Progress
 ARRAY_SUFFIXES = frozenset({".npz"})
 ANOMALY_DEFAULTS = anomaly.AnomalyTrainingConfig()
 IMAGE_TYPES = " ".join(f"*{suffix}" for suffix in sorted(images.IMAGE_SUFFIXES | ARRAY_SUFFIXES))
-RULE_LABELS = {
-    "percentile": "percentile of validation scores",
-    "mean_k_sigma": "mean + k·σ",
-    "max": "max of validation scores",
-    "f1_optimal": "F1-optimal (labelled validation)",
-    anomaly.SAVED_RULE: "saved by hand",
-}
 GRID_COLUMNS, GRID_ROWS = 8, 3
 HISTOGRAM_REDRAW_SECONDS = 0.5
 
@@ -245,9 +238,9 @@ class AnomalyTab(ToolTab):
         figures = f", flags {flagged:.1%} of MNIST test digits" if flagged is not None else ""
         figures += f", one-class AUROC {auroc:.4f}" if auroc is not None else ""
         self.model_state.set(f"{name} ({predictor.entry.origin}{figures})")
-        self.rule_labels = {RULE_LABELS.get(rule, rule): rule for rule in predictor.thresholds}
+        self.rule_labels = {anomaly.RULE_LABELS.get(rule, rule): rule for rule in predictor.thresholds}
         self.rule_selector.configure(values=list(self.rule_labels))
-        self.rule_choice.set(RULE_LABELS.get(predictor.threshold_rule, predictor.threshold_rule))
+        self.rule_choice.set(anomaly.RULE_LABELS.get(predictor.threshold_rule, predictor.threshold_rule))
         self.set_threshold(predictor.threshold, final=True)
         self.save_threshold_button.state(["disabled"])
         if replaced:
@@ -457,7 +450,7 @@ class AnomalyTab(ToolTab):
             return
         self.original_view.show(Image.fromarray(prediction.model_input))
         self.reconstruction_view.show(Image.fromarray((prediction.reconstruction * 255).astype(np.uint8)))
-        self.error_view.show(error_heatmap(prediction.error_map))
+        self.error_view.show(anomaly.error_heatmap(prediction.error_map))
         anomalous = self.is_anomalous(prediction)
         self.verdict_text.set(self.verdict_word(prediction))
         self.verdict_label.configure(foreground="#b03a2e" if anomalous else "#1e8449")
@@ -482,6 +475,20 @@ class AnomalyTab(ToolTab):
             ],
             "rows": self.results.rows(),
         }
+
+    nothing_to_report = "drop images on it first"
+
+    def case_report(self):
+        """The files scored (an .npz batch or the MNIST test set is summed up on the Scores
+        page, not reported image by image), judged at the threshold shown."""
+        keys = self.results.tree.get_children()
+        predictions = [self.file_predictions[key] for key in keys if key in self.file_predictions]
+        if not predictions or self.predictor is None:
+            return None
+        entry, threshold = self.predictor.entry, self.threshold
+        return lambda: report.anomaly_report(
+            predictions, entry, threshold, report.rule_words(entry, threshold)
+        )
 
     def counts(self) -> dict:
         """How many are flagged at the current threshold; with labels, the live metrics."""
@@ -637,12 +644,3 @@ class AnomalyTab(ToolTab):
         """Show the model just trained (its name depends on the normal digits chosen)."""
         self._refresh_model_choices()
         self.model_choice.set(model_label(entry.name))
-
-
-def error_heatmap(error_map: np.ndarray) -> Image.Image:
-    """Per-pixel squared error as a colour image, scaled so that 0.5 (a fully wrong pixel at
-    half contrast) is the brightest: maps stay comparable from image to image."""
-    from matplotlib import colormaps
-
-    coloured = colormaps["inferno"](np.clip(error_map / 0.5, 0.0, 1.0))
-    return Image.fromarray((coloured[..., :3] * 255).astype(np.uint8))

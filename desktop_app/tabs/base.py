@@ -168,11 +168,26 @@ class ToolTab(ttk.Frame):
     def on_retrained(self, entry) -> None:
         """Called on the Tk thread when retraining registered `entry`, before it is loaded."""
 
+    # What File → Export report… says when the tab has nothing analysed yet.
+    nothing_to_report = "drop something on it first"
+
+    def case_report(self):
+        """What File → Export report… writes for this tab: a function that makes its
+        `training.report.CaseReport` off the Tk thread from what the tab shows now (taken
+        here, on the Tk thread), or None when nothing has been analysed yet."""
+        raise NotImplementedError
+
     # Shared behaviour --------------------------------------------------------------------------
     def submit(self, name: str, work, **handlers):
         job = self.app.jobs.submit(name, work, **handlers)
         self.jobs = [existing for existing in self.jobs if not existing.finished] + [job]
         return job
+
+    def model_entry(self, name: str):
+        """The registry entry of the model `name` the tab uses: the loaded one's (what made the
+        answers shown), else the one in use."""
+        predictor = self.predictors.get(name)
+        return predictor.entry if predictor is not None else self.app.registry.entry(name)
 
     def with_predictor(self, name: str, callback: Callable[[object], None]) -> None:
         """Call `callback(predictor)` on the Tk thread once the model is loaded."""

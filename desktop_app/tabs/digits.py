@@ -17,7 +17,7 @@ from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
 from desktop_app.widgets.tooltip import tip
 from desktop_app.widgets.wrapping_label import WrappingLabel
-from training import anomaly, digits
+from training import anomaly, digits, report
 from training.core import images
 
 MODEL_CHOICES = {"CNN (default)": digits.MODEL_NAMES["cnn"], "Seed MLP": digits.MODEL_NAMES["mlp"]}
@@ -245,6 +245,19 @@ class DigitsTab(ToolTab):
             "model_input_shown": self.model_view.image is not None,
         }
 
+    nothing_to_report = "drop digit images on it first"
+
+    def case_report(self):
+        predictions = [
+            self.predictions[key] for key in self.results.tree.get_children() if key in self.predictions
+        ]
+        if not predictions:
+            return None
+        entry = self.model_entry(self.selected_model_name())
+        gated = any(prediction.not_a_digit is not None for prediction in predictions)
+        gate = self.model_entry(anomaly.ALL_DIGITS_MODEL) if gated else None
+        return lambda: report.digits_report(predictions, entry, gate)
+
     def clear(self) -> None:
         self.results.clear()
         self.predictions.clear()
@@ -389,31 +402,12 @@ class EvaluationView(ttk.Frame):
         self._draw_gallery()
 
     def _draw_confusion(self, matrix) -> None:
-        import numpy as np
+        from training.core.charts import draw_confusion
 
-        counts = np.asarray(matrix)
-        figure = self.confusion_plot.clear()
-        axes = figure.add_subplot()
-        shown = np.log1p(counts)
-        axes.imshow(shown, cmap="Blues")
-        for true in range(10):
-            for predicted in range(10):
-                value = counts[true, predicted]
-                if value:
-                    axes.text(
-                        predicted,
-                        true,
-                        str(value),
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="white" if shown[true, predicted] > shown.max() * 0.6 else "black",
-                    )
-        axes.set_xticks(range(10))
-        axes.set_yticks(range(10))
-        axes.set_xlabel("predicted")
-        axes.set_ylabel("true")
-        axes.set_title("Confusion matrix" + (" (rotated)" if self.rotated.get() else ""))
+        title = "Confusion matrix" + (" (rotated)" if self.rotated.get() else "")
+        draw_confusion(
+            self.confusion_plot.clear().add_subplot(), matrix, [str(label) for label in range(10)], title
+        )
         self.confusion_plot.redraw()
 
     def _draw_gallery(self) -> None:

@@ -48,6 +48,7 @@ from training.anomaly.predict import (
     ARRAY_LABEL_KEYS,
     AnomalyPrediction,
     AnomalyPredictor,
+    error_heatmap,
     evidence_list,
     load_image_array,
     verdict_words,
@@ -63,6 +64,7 @@ from training.anomaly.scoring import (
     score_images,
 )
 from training.anomaly.thresholds import (
+    RULE_LABELS,
     SAVED_RULE,
     available_threshold_rules,
     fit_threshold,
@@ -83,6 +85,8 @@ from training.anomaly.training import (
 )
 
 __all__ = [
+    "error_heatmap",
+    "RULE_LABELS",
     "ALL_DIGITS_MODEL",
     "AnomalyModel",
     "AnomalyPrediction",

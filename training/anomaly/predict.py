@@ -58,6 +58,16 @@ def verdict_words(normal_digits) -> tuple[str, str]:
     return ("digit", "not a digit") if is_all_digits(normal_digits) else ("normal", "anomaly")
 
 
+def error_heatmap(error_map: np.ndarray):
+    """Per-pixel squared error as a colour image (PIL), scaled so that 0.5 (a fully wrong
+    pixel at half contrast) is the brightest: maps stay comparable from image to image."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    coloured = colormaps["inferno"](np.clip(error_map / 0.5, 0.0, 1.0))
+    return Image.fromarray((coloured[..., :3] * 255).astype(np.uint8))
+
+
 def evidence_list(evidence_row: np.ndarray) -> list[dict]:
     """The reasons that pushed one image's evidence score up, largest first."""
     from training.anomaly.evidence import REASONS

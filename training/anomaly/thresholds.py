@@ -96,6 +96,14 @@ def ranking_metrics(scores: np.ndarray, is_anomaly: np.ndarray) -> dict:
 
 
 SAVED_RULE = "saved"
+# How each rule is named to a user (the tab's rule chooser, case reports).
+RULE_LABELS = {
+    "percentile": "percentile of validation scores",
+    "mean_k_sigma": "mean + k·σ",
+    "max": "max of validation scores",
+    "f1_optimal": "F1-optimal (labelled validation)",
+    SAVED_RULE: "saved by hand",
+}
 
 
 def save_threshold(registry, name: str, threshold: float):

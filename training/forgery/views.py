@@ -624,3 +624,88 @@ def agreement_with_heatmap(views: ForensicViews, block_map: np.ndarray | None) -
         overlap = float((suspect & near_hot).sum() / suspect.sum())
         answers[name] = AGREES if overlap >= AGREEMENT_OVERLAP else ELSEWHERE
     return answers
+
+
+# In words -----------------------------------------------------------------------------------------
+# How an analyst reads each view (the tab's note under it, case reports).
+HOW_TO_READ = {
+    "noise": (
+        "Bright = strong fine grain. One camera gives every part of a photo about the same grain; "
+        "a pasted or retouched region often has more or less (another camera, smoothing, added "
+        "noise). Edges and busy texture are always bright. Means little on photos saved at low "
+        "quality or many times: JPEG wipes the grain out."
+    ),
+    "ghosts": (
+        "Dark = the photo barely changes when re-saved at the quality shown. The whole photo "
+        "darkens at the quality it was last saved at; a region that darkens on its own at a lower "
+        "quality was saved at that quality before (pasted from another JPEG). Step through the "
+        "qualities. Means little if the photo was resized after the edit, or last saved at a "
+        "lower quality than the pasted part."
+    ),
+    "clones": (
+        "Boxes of one colour, linked by a line: a region and its copy elsewhere in the same photo "
+        "(also turned or rescaled), as a clone brush leaves when it hides something. Symmetric "
+        "things (two eyes, two wheels) and repeated patterns can look alike; flat areas (clear "
+        "sky) cannot be checked at all."
+    ),
+    "gradient": (
+        "Colour = where brightness rises (red: to the right, green: downwards), blue = how "
+        "steeply. Light from one side shades every object the same way; an object pasted from a "
+        "photo lit from elsewhere is shaded against the rest. The figures compare the shading "
+        "direction tile by tile. Means little in diffuse light, with several lights, or on busy "
+        "texture."
+    ),
+    "thumbnail": (
+        "The difference between the photo and the small copy the camera stored in its EXIF: "
+        "bright areas changed after the thumbnail was made; a thumbnail of another shape means "
+        "the photo was cropped. Many editors rewrite or drop the thumbnail, so no thumbnail "
+        "proves nothing."
+    ),
+}
+
+
+def view_figures(name: str, view) -> str:
+    """The figures of one view, as the user reads them."""
+    if name == "noise":
+        return (
+            f"Noise σ ≈ {view.median_sigma:.2f} grey levels; {view.outlier_share:.1%} of the tiles are "
+            f"outliers; the most different region's level is {view.highest_ratio:.1f}× the photo's."
+        )
+    if name == "ghosts":
+        ghost = (
+            f"a region has its own minimum at quality {view.ghost_quality} ({view.ghost_share:.1%} of the photo)."
+            if view.ghost_quality is not None
+            else "no region has a minimum of its own at a lower quality."
+        )
+        return f"The photo differs least at quality {view.quality_minimum}; {ghost}"
+    if name == "clones":
+        if not view.regions:
+            return f"No copied region found ({view.candidate_matches} look-alike points checked)."
+        found = "; ".join(
+            f"{region.matches} matches, scale {region.scale:.2f}, turned {abs(region.rotation_degrees):.0f}°"
+            for region in view.regions
+        )
+        count = len(view.regions)
+        return f"{count} cloned region{'s' * (count != 1)} found: {found}."
+    if name == "gradient":
+        return (
+            f"Shading mostly towards {view.dominant_degrees:.0f}°, consistency {view.consistency:.2f} "
+            f"(0 = none, 1 = every tile); {view.opposed_share:.1%} of the shaded tiles point against it."
+        )
+    if not view.present:
+        return "The file holds no EXIF thumbnail."
+    shape = "same shape as the photo" if view.aspect_matches else "ANOTHER SHAPE than the photo (cropped?)"
+    return (
+        f"Thumbnail {view.thumbnail.width}×{view.thumbnail.height}, {shape}; mean difference "
+        f"{view.mean_difference:.1f} grey levels; {view.changed_share:.1%} of it clearly changed."
+    )
+
+
+def agreement_line(agreement: dict[str, str]) -> str:
+    """Under the verdict: the views grouped by what they say about the model's heatmap."""
+    groups: dict[str, list[str]] = {}
+    for name in VIEW_NAMES:
+        if name in agreement:
+            groups.setdefault(agreement[name], []).append(VIEW_TITLES[name])
+    order = (AGREES, ELSEWHERE, MODEL_SILENT, NOTHING_FOUND, NO_DATA)
+    return "Views: " + "; ".join(f"{state}: {', '.join(groups[state])}" for state in order if state in groups)

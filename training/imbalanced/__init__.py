@@ -16,6 +16,7 @@ from training.imbalanced.calibration import (
     cross_fitted,
     fit_calibration,
 )
+from training.imbalanced.charts import CURVE_COLOURS, draw_results
 from training.imbalanced.columns import (
     DEFAULT_CSV,
     LEAKY_COLUMNS,
@@ -31,6 +32,7 @@ from training.imbalanced.columns import (
     describe_columns,
     identifier_reason,
     prepare,
+    problem_for,
     suggest_target,
 )
 from training.imbalanced.csv_reading import (
@@ -147,6 +149,9 @@ from training.imbalanced.tuning import (
 )
 
 __all__ = [
+    "CURVE_COLOURS",
+    "draw_results",
+    "problem_for",
     "ALL_MODELS",
     "as_categories",
     "BASELINE_MODELS",

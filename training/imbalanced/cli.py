@@ -84,7 +84,6 @@ def register(command_line: CommandLine) -> None:
 def command_grid(arguments) -> int:
     from training import imbalanced
     from training.core import paths
-    from training.core.errors import DatasetInvalidError
 
     csv_path = arguments.csv or paths.data_dir(arguments.data_dir) / imbalanced.DEFAULT_CSV
     frame = imbalanced.read_table(csv_path)
@@ -92,20 +91,18 @@ def command_grid(arguments) -> int:
         imbalanced.model_name(arguments.save)  # a bad name fails now, not after the grid
     # Taken now, as read: the record of a saved model names the data it was fitted on.
     source_fingerprint = imbalanced.file_fingerprint(csv_path) if arguments.save else None
-    target = arguments.target or imbalanced.suggest_target(frame)
-    if target not in frame.columns:
-        names = list(map(str, frame.columns))
-        shown = ", ".join(names[:30]) + (f" … ({len(names)} in all)" if len(names) > 30 else "")
-        raise DatasetInvalidError(
-            f"No column named '{target}' in {Path(csv_path).name}; its columns are {shown}."
-        )
-    values = imbalanced.class_values(frame[target])
-    positive = arguments.positive if arguments.positive is not None else (values[0] if values else None)
-    excluded = dict(imbalanced.default_exclusions(frame)) if not arguments.keep_leaky else {}
-    excluded.update({name: "excluded on the command line" for name in split_list(arguments.exclude)})
+    problem, excluded = imbalanced.problem_for(
+        frame,
+        Path(csv_path).name,
+        arguments.target,
+        arguments.positive,
+        {name: "excluded on the command line" for name in split_list(arguments.exclude)},
+        arguments.keep_leaky,
+        arguments.split_by,
+    )
+    positive = problem.positive
     for name, reason in excluded.items():
         print(f"excluding '{name}': {reason}", file=sys.stderr)
-    problem = imbalanced.Problem(target, positive, tuple(excluded), arguments.split_by)
     data = imbalanced.prepare(frame, problem)
     settings = imbalanced.GridSettings(
         arguments.test_fraction, arguments.folds, arguments.seed, arguments.calibrate

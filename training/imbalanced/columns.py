@@ -160,6 +160,32 @@ class PreparedData:
         return "sha256:" + digest.hexdigest()
 
 
+def problem_for(
+    frame,
+    source_name: str,
+    target: str | None = None,
+    positive=None,
+    excluded: dict[str, str] | None = None,
+    keep_leaky: bool = False,
+    split_by: str | None = None,
+) -> tuple[Problem, dict[str, str]]:
+    """The problem a command line asks for: `target` (None: the suggested one), `positive`
+    (None: the rarest class), the default exclusions unless `keep_leaky`, plus `excluded`;
+    returns it with every left-out column's reason. A target the table lacks is a
+    `DatasetInvalidError` naming its columns."""
+    target = target or suggest_target(frame)
+    if target not in frame.columns:
+        names = list(map(str, frame.columns))
+        shown = ", ".join(names[:30]) + (f" … ({len(names)} in all)" if len(names) > 30 else "")
+        raise DatasetInvalidError(f"No column named '{target}' in {source_name}; its columns are {shown}.")
+    if positive is None:
+        values = class_values(frame[target])
+        positive = values[0] if values else None
+    reasons = {} if keep_leaky else dict(default_exclusions(frame))
+    reasons.update(excluded or {})
+    return Problem(target, positive, tuple(reasons), split_by), reasons
+
+
 def prepare(frame, problem: Problem) -> PreparedData:
     """Features and 0/1 labels, or a DatasetInvalidError that says what is wrong."""
     if problem.target not in frame.columns:

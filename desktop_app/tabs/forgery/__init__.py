@@ -25,7 +25,7 @@ from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.retrain_dialog import Field
 from desktop_app.widgets.wrapping_label import WrappingLabel
-from training import forgery
+from training import forgery, report
 from training.core import images, paths
 from training.core.errors import DatasetMissingError, ModelNotFoundError
 
@@ -251,6 +251,41 @@ class ForgeryTab(ToolTab):
 
     def on_batch_failed(self, error) -> None:
         self.photo.message_text.set(str(error))
+
+    nothing_to_report = "drop a photo or a folder on it first"
+
+    def case_report(self):
+        """Every photo in the table, in its order; the one open on the Photo page as shown there
+        (its ELA settings and forensic views), the others' ELA and heatmap drawn again from
+        their verdicts (the model is not run again)."""
+        batch = self.batch
+        verdicts = [batch.verdicts[key] for key in batch.results.tree.get_children() if key in batch.verdicts]
+        if not verdicts:
+            return None
+        shown = self.photo.shown
+        open_case = None
+        if shown is not None and shown.verdict is not None:
+            ela = forgery.ElaPreview(shown.ela, shown.ela_settings) if shown.ela is not None else None
+            analysis = forgery.PhotoAnalysis(
+                shown.opened.path, shown.opened, ela, shown.verdict, shown.overlay
+            )
+            open_case = report.PhotoCase(analysis, shown.views)
+        entry = self.model_entry(self.selected_model_name())
+        threshold = next((verdict.threshold for verdict in verdicts if verdict.threshold is not None), 0.5)
+        note = (
+            "" if len(verdicts) == 1 else "The forensic views are shown for the photo open on the Photo page."
+        )
+
+        def make():
+            cases = (
+                open_case
+                if open_case is not None and verdict.path == open_case.analysis.path
+                else report.PhotoCase(forgery.analyse_file(verdict.path, None, verdict=verdict))
+                for verdict in verdicts
+            )  # one photo at a time: each is drawn into the report before the next is read
+            return report.forgery_report(cases, entry, threshold, note, count=len(verdicts))
+
+        return make
 
     def clear(self) -> None:
         self.batch.clear()

@@ -33,7 +33,7 @@ class EvaluationView(ttk.Frame):
 
     def draw(self) -> None:
         """The figures of the model selected in the tab."""
-        from desktop_app.widgets.reliability import draw_reliability
+        from training.core.charts import draw_reliability
 
         figure = self.chart.clear()
         name = self.tab.selected_model_name()

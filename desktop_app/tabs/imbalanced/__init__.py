@@ -20,13 +20,11 @@ from desktop_app.tabs.imbalanced.explain_page import ExplainPage
 from desktop_app.widgets.bar_list import BarList
 from desktop_app.widgets.drop_zone import DropZone
 from desktop_app.widgets.flow_frame import FlowFrame
-from desktop_app.widgets.reliability import draw_reliability
 from desktop_app.widgets.results_table import ResultsTable
 from desktop_app.widgets.tooltip import tip
 from desktop_app.widgets.wrapping_label import WrappingLabel
-from training import imbalanced
+from training import imbalanced, report
 from training.core.errors import InvalidInputError
-from training.core.probability_figures import expected_calibration_error
 
 PREVIEW_ROWS = 50
 WARM_MODULES = ("matplotlib.backends.backend_tkagg", "matplotlib.figure", "sklearn.metrics")
@@ -48,7 +46,6 @@ RESULT_COLUMNS = [
 ]
 RANDOM_SPLIT = "random rows (stratified)"
 SPLIT_CHOICES = {RANDOM_SPLIT: None, "the latest rows (file order)": imbalanced.ROW_ORDER}
-CURVE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
 class ImbalancedTab(ToolTab):
@@ -593,69 +590,8 @@ class ImbalancedTab(ToolTab):
 
             self.curves = PlotPanel(self.curves_holder, 7.8, 4.4)
             self.curves.pack(fill="both", expand=True)
-        figure = self.curves.clear()
-        (roc_axes, pr_axes, reliability_axes), (gains_axes, lift_axes, spread_axes) = figure.subplots(2, 3)
-        for index, result in enumerate(selected[: len(CURVE_COLOURS)]):
-            points = imbalanced.curves(self.split.test_labels, result.test_probabilities)
-            label = result.label
-            colour = CURVE_COLOURS[index]
-            ranking = result.ranking
-            roc_axes.plot(
-                *points["roc"],
-                color=colour,
-                label=f"{ranking['roc_auc']:.3f} · KS {ranking['ks']:.2f} · Gini {ranking['gini']:.2f}",
-            )
-            pr_axes.plot(*points["pr"], color=colour, label=f"{ranking['pr_auc']:.3f}")
-            gains_axes.plot(*points["gains"], color=colour, label=label)
-            lift_axes.plot(*points["lift"], color=colour)
-            if index == 0:  # one configuration's calibration and score spread stay readable
-                draw_reliability(
-                    reliability_axes,
-                    expected_calibration_error(result.test_probabilities, self.split.test_labels),
-                    f"Brier {ranking['brier']:.3f}",
-                    f"'{self.positive_label()}'",
-                    "rows",
-                    legend=False,
-                )
-                for actual, style in ((0, "#999999"), (1, colour)):
-                    spread_axes.hist(
-                        result.test_probabilities[self.split.test_labels == actual],
-                        bins=40,
-                        range=(0, 1),
-                        density=True,
-                        histtype="step",
-                        color=style,
-                        label="actually yes" if actual else "actually no",
-                    )
-                # The CV-chosen threshold (the slider moves without redrawing the charts).
-                spread_axes.axvline(result.threshold, color="#555555", linestyle="--", linewidth=0.8)
-        roc_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
-        gains_axes.plot([0, 1], [0, 1], color="#999999", linestyle=":")
-        lift_axes.axhline(1.0, color="#999999", linestyle=":")
-        if self.split is not None:
-            pr_axes.axhline(self.split.test_labels.mean(), color="#999999", linestyle=":")
-        roc_axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test split)")
-        pr_axes.set(xlabel="recall", ylabel="precision", title="Precision–recall (test split)")
-        gains_axes.set(
-            xlabel="rows contacted (best scores first)",
-            ylabel="positives found",
-            title="Cumulative gains (test split)",
-        )
-        lift_axes.set(
-            xlabel="rows contacted (best scores first)", ylabel="× random", title="Lift (test split)"
-        )
-        spread_axes.set(
-            xlabel="predicted probability", ylabel="density", title="Scores by class (first selected)"
-        )
-        if selected:
-            # The configurations are named once, where the curves leave room; ROC and PR give figures.
-            for axes, place in (
-                (roc_axes, "lower right"),
-                (pr_axes, "upper right"),
-                (gains_axes, "lower right"),
-                (spread_axes, "upper right"),
-            ):
-                axes.legend(fontsize=6, loc=place, framealpha=0.7, handlelength=1.2, borderpad=0.3)
+        labels = self.split.test_labels if self.split is not None else None
+        imbalanced.draw_results(self.curves.clear(), labels, selected, self.positive_label())
         self.curves.redraw()
 
     def _threshold_moved(self) -> None:
@@ -714,6 +650,25 @@ class ImbalancedTab(ToolTab):
         self._threshold_moved()
 
     # Exports ----------------------------------------------------------------------------------------
+    nothing_to_report = "load a CSV and run the grid first"
+
+    def case_report(self):
+        """The grid's configurations so far, and the one selected (else the best test PR AUC)
+        at the slider's threshold, with its explanation when the Explain page has it."""
+        results = list(self.results.values())
+        if not results or self.split is None or self.results_context is None:
+            return None
+        selected = self.selected_results()
+        chosen = selected[0] if selected else imbalanced.best_configuration(results)
+        threshold = self.threshold.get() if selected else chosen.threshold
+        explained = self.explain_page.explained is chosen
+        explanation = self.explain_page.explanation if explained else None
+        source, _fingerprint, problem = self.results_context
+        split = self.split
+        return lambda: report.imbalanced_report(
+            source, problem, split, results, chosen, threshold, explanation
+        )
+
     def _ask_export_results(self) -> None:
         path = file_dialogs.ask_save(
             self, file_dialogs.EXPORTS, defaultextension=".csv", initialfile="results.csv"

@@ -1,5 +1,6 @@
-"""The reliability diagram: how often items given a probability really were positive. Drawn
-on any matplotlib axes, so the Forgery and Imbalanced tabs and `bench/` show the same picture."""
+"""Charts that the tabs, their case reports and `bench/` draw alike, on any matplotlib axes:
+the reliability diagram (how often items given a probability really were positive) and the
+confusion matrix."""
 
 from __future__ import annotations
 
@@ -46,3 +47,30 @@ def draw_reliability(
     )
     if legend:  # a small chart among others reads better without it
         axes.legend(loc="upper left", fontsize=6)
+
+
+def draw_confusion(
+    axes, matrix, labels, title: str = "", names: tuple[str, str] = ("true", "predicted")
+) -> None:
+    """A confusion matrix (rows: the true class) with each cell's count, shaded by the log of
+    the count so that the errors off a large diagonal still show; in matrices larger than 2×2
+    the empty cells are left blank to keep them readable."""
+    import numpy as np
+
+    counts = np.asarray(matrix)
+    shown = np.log1p(counts)
+    axes.imshow(shown, cmap="Blues")
+    for (true, predicted), value in np.ndenumerate(counts):
+        if value or len(counts) <= 2:
+            axes.text(
+                predicted,
+                true,
+                f"{value:,}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shown[true, predicted] > shown.max() * 0.6 else "black",
+            )
+    axes.set_xticks(range(len(labels)), labels)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set(xlabel=names[1], ylabel=names[0], title=title)
