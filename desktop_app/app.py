@@ -289,8 +289,12 @@ class WorkbenchApp:
         return self.jobs.submit(
             f"{tab.title} report",
             lambda _job: make().write(path),
-            on_success=lambda written: self.set_status(f"{tab.title} report written to {written}.", tab),
+            on_success=lambda written: self._report_written(tab, written),
         )
+
+    def _report_written(self, tab, written: Path) -> None:
+        tab.results_kept()
+        self.set_status(f"{tab.title} report written to {written}.", tab)
 
     @property
     def status_text(self) -> tk.StringVar:

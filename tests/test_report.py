@@ -304,12 +304,12 @@ def test_the_probe_counts_a_missing_image(tmp_path):
 def export_through_the_menu(gui, monkeypatch, tab, path: Path) -> str:
     """File → Export report… with the save dialog answering `path`; the report's text once the
     status bar says where it was written."""
-    from desktop_app import app as app_module
+    from desktop_app import file_dialogs
 
     gui.notebook.select(tab)
     asked = []
     monkeypatch.setattr(
-        app_module.filedialog, "asksaveasfilename", lambda **options: asked.append(options) or str(path)
+        file_dialogs.filedialog, "asksaveasfilename", lambda **options: asked.append(options) or str(path)
     )
     invoke_menu(gui, "File", "Export report…")
     wait_until(gui.root, lambda: f"report written to {path}" in gui.status_text.get(), 120, "the report")
@@ -318,11 +318,11 @@ def export_through_the_menu(gui, monkeypatch, tab, path: Path) -> str:
 
 
 def nothing_to_export(gui, monkeypatch, tab) -> None:
-    from desktop_app import app as app_module
+    from desktop_app import file_dialogs
 
     gui.notebook.select(tab)
     monkeypatch.setattr(
-        app_module.filedialog,
+        file_dialogs.filedialog,
         "asksaveasfilename",
         lambda **options: pytest.fail("no dialog without a report"),
     )
@@ -373,7 +373,9 @@ def test_export_report_from_the_forgery_tab_has_the_open_photos_views(gui, monke
     wait_until(
         gui.root, lambda: shown_photo.views is not None and shown_photo.views.agreement, 120, "its views"
     )
+    assert tab.unsaved_results(), "three verdicts not exported yet"
     text = export_through_the_menu(gui, monkeypatch, tab, tmp_path / "forgery.html")
+    assert tab.unsaved_results() == "", "the report holds every verdict: quitting loses nothing"
     shown = visible_text(text)
     summary = text.split('<table id="summary">', 1)[1].split("</table>", 1)[0]
     assert len(re.findall(r'href="#item-\d+"', summary)) == 3

@@ -69,6 +69,9 @@ class ToolTab(ttk.Frame):
         """What would be lost by quitting now (a sentence), or "" when nothing would."""
         return ""
 
+    def results_kept(self) -> None:
+        """The results shown were written out (a case report holds them all): quitting loses nothing."""
+
     # Batches (tabs with a progress bar and a Cancel button) -------------------------------------
     def build_batch_progress(self, parent) -> None:
         """The progress bar and Cancel button that `run_batch_job` drives, packed in `parent`."""

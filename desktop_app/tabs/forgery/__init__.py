@@ -103,6 +103,9 @@ class ForgeryTab(ToolTab):
     def unsaved_results(self) -> str:
         return self.batch.unsaved_results()
 
+    def results_kept(self) -> None:
+        self.batch.exported = True
+
     @property
     def results(self) -> ResultsTable:
         """The table of verdicts (the batch view's), where every image tab has its answers."""

@@ -8,6 +8,7 @@ import importlib
 import os
 import shutil
 import tempfile
+import textwrap
 import tkinter as tk
 from pathlib import Path
 from tkinter import messagebox, ttk
@@ -28,6 +29,7 @@ from training.core.errors import InvalidInputError
 
 PREVIEW_ROWS = 50
 WARM_MODULES = ("matplotlib.backends.backend_tkagg", "matplotlib.figure", "sklearn.metrics")
+OPERATING_WIDTH = 42  # characters: the confusion matrix's lines on the operating-point panel
 RESULT_COLUMNS = [
     ("model", "Model", 170),
     ("method", "Method", 100),
@@ -503,6 +505,9 @@ class ImbalancedTab(ToolTab):
         self.progress_text.set(f"Configurations {text}")
         self.set_status(f"Grid: {text}")
 
+    def results_kept(self) -> None:
+        self.exported = True
+
     def unsaved_results(self) -> str:
         if self.exported or not self.results:
             return ""
@@ -588,7 +593,8 @@ class ImbalancedTab(ToolTab):
         if self.curves is None:
             from desktop_app.widgets.plot_panel import PlotPanel
 
-            self.curves = PlotPanel(self.curves_holder, 7.8, 4.4)
+            # Asks for what fits beside the operating point in a 900-pixel window; grows in a larger one.
+            self.curves = PlotPanel(self.curves_holder, 6.2, 4.4)
             self.curves.pack(fill="both", expand=True)
         labels = self.split.test_labels if self.split is not None else None
         imbalanced.draw_results(self.curves.clear(), labels, selected, self.positive_label())
@@ -601,8 +607,10 @@ class ImbalancedTab(ToolTab):
         result = selected[0]
         figures = self.operating_point()
         (true_negative, false_positive), (false_negative, true_positive) = figures["confusion_matrix"]
+        # Lines of at most the confusion matrix's width: a long configuration name or figures
+        # line would widen the side panel past a 900-pixel window.
         self.operating_text.set(
-            f"{result.label}\n"
+            f"{textwrap.fill(result.label, OPERATING_WIDTH)}\n"
             f"train no/yes {result.counts_before[0]:,}/{result.counts_before[1]:,}"
             f" → {result.counts_after[0]:,}/{result.counts_after[1]:,} resampled\n"
             f"threshold {figures['threshold']:.3f} (F1-optimal on CV: {result.threshold:.3f})\n"
@@ -611,8 +619,8 @@ class ImbalancedTab(ToolTab):
             f"actually yes   {false_negative:>12,}  {true_positive:>13,}\n"
             f"precision {figures['precision_minority']:.3f}  recall {figures['recall_minority']:.3f}"
             f"  F1 {figures['f1_minority']:.3f}\n"
-            f"bal. acc. {figures['balanced_accuracy']:.3f}  MCC {figures['mcc']:.3f}  G-mean {figures['gmean']:.3f}"
-            f"  acc. {figures['accuracy']:.3f}"
+            f"bal. acc. {figures['balanced_accuracy']:.3f}  MCC {figures['mcc']:.3f}\n"
+            f"G-mean {figures['gmean']:.3f}  accuracy {figures['accuracy']:.3f}"
         )
 
     def operating_point(self) -> dict:
