@@ -10,12 +10,13 @@ import json
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from tests.helpers import copy_move, exif_with_thumbnail, render_photo, run_cli
 from training import forgery
 from training.core import paths
 from training.core.errors import InvalidInputError
-from training.forgery import views
+from training.forgery import clones, views
 
 SAMPLE = paths.assets_dir() / "samples" / "photos" / "authentic.jpg"
 
@@ -66,6 +67,32 @@ def test_untouched_street_scenes_with_rows_of_identical_windows_show_no_clone():
     for seed in (5, 102):
         detection = forgery.detect_clones(resaved(render_photo((960, 720), seed=seed), 85))
         assert detection.regions == [], detection.to_json()
+
+
+@pytest.mark.slow
+def test_a_small_plain_copy_is_found_by_the_dense_search():
+    # A 44-pixel stamp: the sparse rings (12 px) see little of it unmixed; the dense field does.
+    photo = Image.open(SAMPLE).convert("RGB")
+    forged, mask = copy_move(photo, (150, 20, 194, 64), (20, 90))
+    luminance, _ = clones.working_luminance(resaved(forged, 80), clones.CloneSettings().work_side)
+    sources, targets = clones.dense_look_alikes(ndimage.gaussian_filter(luminance, 1.0))
+    copied = np.asarray(mask) > 0
+    landing = copied[targets[:, 0].astype(int), targets[:, 1].astype(int)]
+    leaving = copied[sources[:, 0].astype(int), sources[:, 1].astype(int)]
+    assert (landing | leaving).sum() >= 20
+    detection = forgery.detect_clones(resaved(forged, 80))
+    assert any(overlaps(region.source, mask) or overlaps(region.target, mask) for region in detection.regions)
+
+
+@pytest.mark.slow
+def test_a_periodic_pattern_lines_up_at_its_period_and_shows_no_clone():
+    # Tiles repeated across a wall: every shift by whole tiles lines up, which no copy does.
+    generator = np.random.default_rng(4)
+    tile = ndimage.gaussian_filter(generator.normal(128, 40, (23, 31)), 1.0)
+    wall = np.tile(tile, (14, 13))[:300, :400]
+    noisy = wall + generator.normal(0, 3, wall.shape)
+    photo = Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).convert("RGB")
+    assert forgery.detect_clones(resaved(photo, 85)).regions == []
 
 
 def test_clone_settings_refuse_values_out_of_range():

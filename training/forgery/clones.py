@@ -1,14 +1,22 @@
 """Clone (copy-move) detection in NumPy and SciPy: parts of a photo copied elsewhere in the
 same photo, also when rotated or rescaled.
 
-Every few pixels of a working copy, the luminance is sampled on rings around the point;
-per ring the mean and the magnitudes of the first two angular Fourier terms do not change
-when the patch is rotated, and sampling the rings at other radii finds a rescaled copy. Each
-point's nearest look-alike elsewhere in the photo is a match only when it is clearly nearer
-than the next candidate (repeated textures have many equally good look-alikes, a copy has
-one). A copied region is a set of matches that one rotation, scaling and shift explain
-(RANSAC), with enough of them. OpenCV's keypoints do the same job but would add about
-150 MB installed (the executable has no room for it): this adds nothing.
+Two searches propose look-alike pairs, and each pair set is grouped into copies separately:
+- sparse: every few pixels of a working copy, the luminance is sampled on rings around the
+  point; per ring the mean and the magnitudes of the first two angular Fourier terms do not
+  change when the patch is rotated, and sampling the rings at other radii finds a rescaled
+  copy. A point's nearest look-alike is kept only when it is clearly nearer than the next
+  candidate (repeated textures have many equally good look-alikes, a copy has one).
+- dense (after Cozzolino, Poggi and Verdoliva, "Efficient dense-field copy-move forgery
+  detection", 2015): rotation-invariant ring moments at every pixel (FFT convolutions, with
+  the neighbouring rings' relative phase, which a rotation keeps), each point's look-alike
+  refined to the pixel by PatchMatch, and kept where the neighbours' look-alikes lie as a
+  rotation would carry them. It finds small and plain copies the sparse grid misses.
+A copied region is a set of pairs that one rotation, scaling and shift explain (RANSAC),
+confirmed pixel by pixel: the detail must line up at that transform, clearly better than a
+few pixels beside it, not also the other way (a repeat) and not at a fraction of the shift
+(a periodic pattern). OpenCV's keypoints do the same job but would add about 150 MB
+installed: this adds nothing to the executable.
 """
 
 from __future__ import annotations
@@ -64,6 +72,21 @@ class ClonedRegion:
     scale: float
     rotation_degrees: float
 
+    def same_copy(self, other: ClonedRegion) -> bool:
+        """Whether `other` is this copy again (found by the other search, or either way round)."""
+
+        def overlap(first, second) -> bool:
+            return (
+                first[0] < second[2]
+                and second[0] < first[2]
+                and first[1] < second[3]
+                and second[1] < first[3]
+            )
+
+        return (overlap(self.source, other.source) and overlap(self.target, other.target)) or (
+            overlap(self.source, other.target) and overlap(self.target, other.source)
+        )
+
     def to_json(self) -> dict:
         return {
             "source": list(self.source),
@@ -113,8 +136,11 @@ MIN_DETAIL_VARIANCE = 0.5  # grey levels²: flatter detail (clipped sky) says no
 MIN_VERIFIED_SHARE = 0.3  # of a group's matched points where the correlation holds
 MIN_VERIFIED_AREA = 200  # working-copy pixels
 PEAK_STEPS = ((3, 0), (-3, 0), (0, 3), (0, -3))
-PEAK_MARGIN = 0.2
-MAX_ECHO_SHARE = 0.2  # of the region that also lines up when carried the other way: a repeat  # how much better the transform must match than any of those steps
+PEAK_MARGIN = 0.2  # how much better the transform must line up than a few pixels beside it
+MAX_ECHO_SHARE = 0.2  # of the region that also lines up elsewhere (a repeat, a period)
+# A copy, even rescaled or rotated and saved at JPEG quality 70, keeps most of its detail:
+# natural look-alikes (two eyes, two windows) line up less well over their whole region.
+MIN_REGION_CORRELATION = 0.75
 
 
 def verified_source(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray) -> np.ndarray | None:
@@ -167,8 +193,22 @@ def verified_source(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray)
     # A repeated pattern (a row of windows, tiles) lines up with the next repeat the other
     # way too; a copy's source does not line up with what lies the other way from it.
     echoed = float((correlation_with(0, 0, moved_back)[region] >= VERIFY_CORRELATION).mean())
-    if echoed >= MAX_ECHO_SHARE:
+    if echoed >= MAX_ECHO_SHARE or float(correlation[region].mean()) < MIN_REGION_CORRELATION:
         return None
+    # A periodic pattern (rows of windows) shifted by a whole number of periods also lines up
+    # at the shift's fractions (one period, two...); a copy's shift lands on other content.
+    if np.allclose(affine[:2], np.eye(2), atol=0.03):
+        shift = affine[2]
+        for parts in (2, 3, 4, 5):
+            for part in range(1, parts):
+                if np.hypot(*(shift * part / parts)) < MIN_SHIFT:
+                    continue
+                fraction = shift * (part / parts - 1)  # from the copy back to shift·part/parts
+                if (
+                    float((correlation_with(*fraction)[region] >= VERIFY_CORRELATION).mean())
+                    >= MAX_ECHO_SHARE
+                ):
+                    return None
     found_rows, found_columns = np.nonzero(region)
     return np.stack([found_rows + top, found_columns + left], axis=1).astype(np.float32)
 
@@ -244,6 +284,156 @@ def look_alikes(luminance: np.ndarray, settings: CloneSettings) -> tuple[np.ndar
         sources.append(centres[clear])
         targets.append(first_place[clear])
     return np.concatenate(sources), np.concatenate(targets)
+
+
+# The dense search ------------------------------------------------------------------------------
+DENSE_RADII = (2.0, 4.0, 6.0, 8.0)  # smaller than the sparse rings: small copies keep clean points
+RING_WIDTH = 0.8  # radial standard deviation of a ring's weights (pixels)
+DENSE_STRIDE = 2  # working-copy pixels between the points matched; their look-alikes are any pixel
+DENSE_NEIGHBOURS = 8  # look-alikes the k-d tree proposes to start PatchMatch from
+TREE_DIMENSIONS = 8  # of the features' principal directions the k-d tree searches
+PATCH_MATCH_ROUNDS = 3
+PROPAGATION_STEPS = (8, 4, 2, 1)  # grid steps a neighbour's offset is borrowed from
+SEARCH_RADIUS = 8  # pixels: the random search around the current offset starts here, halving
+DENSE_MIN_SHIFT = 2 * max(DENSE_RADII)  # pixels: closer look-alikes share pixels
+MAX_DENSE_DISTANCE = 0.35  # feature distance (relative to contrast) of a kept look-alike
+MIN_AGREEING = 3  # of the 8 grid neighbours carried rigidly along with a point
+
+
+def ring_moments(luminance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation-invariant features at every pixel ((H, W, D)) and the texture ((H, W)): per
+    ring the mean and the magnitudes of the first two angular terms; between neighbouring
+    rings the relative phase of those terms (a rotation turns every ring's terms alike, so
+    their product with the next ring's conjugate does not change)."""
+    from scipy import fft
+
+    reach = int(np.ceil(max(DENSE_RADII) + 2 * RING_WIDTH))
+    rows, columns = np.mgrid[-reach : reach + 1, -reach : reach + 1].astype(np.float32)
+    distance, angle = np.hypot(rows, columns), np.arctan2(rows, columns)
+    # One transform of the photo serves every ring's kernel (a convolution is a product there).
+    shape = [fft.next_fast_len(side + 2 * reach) for side in luminance.shape]
+    spectrum = fft.fft2(luminance, shape, workers=2)
+    height, width = luminance.shape
+
+    def convolved(kernel: np.ndarray) -> np.ndarray:
+        full = fft.ifft2(spectrum * fft.fft2(kernel, shape), workers=2)
+        return full[reach : reach + height, reach : reach + width]
+
+    terms = []  # per ring: orders 0, 1, 2
+    for radius in DENSE_RADII:
+        weights = np.exp(-0.5 * ((distance - radius) / RING_WIDTH) ** 2)
+        weights /= weights.sum()
+        terms.append([convolved(weights * np.exp(-1j * order * angle)) for order in (0, 1, 2)])
+    maps = []
+    for ring in terms:
+        maps += [ring[0].real, np.abs(ring[1]), np.abs(ring[2])]
+    for order in (1, 2):
+        for inner, outer in zip(terms, terms[1:], strict=False):
+            product = inner[order] * np.conj(outer[order])
+            product /= np.sqrt(np.abs(product) + 1e-3)  # back to grey levels, phase kept
+            maps += [product.real, product.imag]
+    features = np.stack(maps, axis=-1).astype(np.float32)
+    means = features[..., 0 : 3 * len(DENSE_RADII) : 3]
+    angular = (
+        features[..., 1 : 3 * len(DENSE_RADII) : 3] ** 2 + features[..., 2 : 3 * len(DENSE_RADII) : 3] ** 2
+    )
+    return features, np.sqrt(means.var(axis=-1) + angular.mean(axis=-1))
+
+
+def patch_match(features: np.ndarray, sources: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """For each source point ((N, 2) rows, columns on the DENSE_STRIDE grid) the offset to its
+    best look-alike pixel at least DENSE_MIN_SHIFT away, and that look-alike's feature distance.
+    Started from a k-d tree's proposals among the sources, then PatchMatch (Barnes et al.,
+    2009): neighbours' offsets and a shrinking random search, all points at once."""
+    from scipy.spatial import cKDTree
+
+    height, width = features.shape[:2]
+    generator = np.random.default_rng(seed)
+    own = features[sources[:, 0], sources[:, 1]]
+    count = len(sources)
+    everyone = np.arange(count)
+
+    def distances(offsets: np.ndarray) -> np.ndarray:
+        places = sources + offsets
+        usable = (
+            (places[:, 0] >= 0)
+            & (places[:, 0] < height)
+            & (places[:, 1] >= 0)
+            & (places[:, 1] < width)
+            & (np.hypot(offsets[:, 0], offsets[:, 1]) >= DENSE_MIN_SHIFT)
+        )
+        rows, columns = np.clip(places[:, 0], 0, height - 1), np.clip(places[:, 1], 0, width - 1)
+        return np.where(usable, np.sqrt(np.sum((own - features[rows, columns]) ** 2, axis=1)), np.inf)
+
+    def keep_better(candidate: np.ndarray) -> None:
+        found = distances(candidate)
+        better = found < best
+        offsets[better], best[better] = candidate[better], found[better]
+
+    # The tree searches the features' main directions only (a k-d tree slows sharply with
+    # dimensions); PatchMatch then compares all of them.
+    centred = own - own.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred[:: max(1, count // 5000)], full_matrices=False)
+    reduced = centred @ directions[:TREE_DIMENSIONS].T
+    _, proposed = cKDTree(reduced).query(reduced, k=min(DENSE_NEIGHBOURS, count), workers=2)
+    proposed = proposed.reshape(count, -1)
+    far = np.hypot(*(sources[proposed] - sources[:, None]).transpose(2, 0, 1)) >= DENSE_MIN_SHIFT
+    first = np.argmax(far, axis=1)
+    offsets = sources[proposed[everyone, first]] - sources
+    best = distances(offsets)
+    grid = sources // DENSE_STRIDE
+    index = np.full(tuple(grid.max(axis=0) + 1), -1)
+    index[grid[:, 0], grid[:, 1]] = everyone
+    for _ in range(PATCH_MATCH_ROUNDS):
+        for step in PROPAGATION_STEPS:
+            for along_rows, along_columns in ((step, 0), (-step, 0), (0, step), (0, -step)):
+                neighbour = index[
+                    np.clip(grid[:, 0] + along_rows, 0, index.shape[0] - 1),
+                    np.clip(grid[:, 1] + along_columns, 0, index.shape[1] - 1),
+                ]
+                keep_better(np.where((neighbour >= 0)[:, None], offsets[neighbour], offsets))
+        radius = SEARCH_RADIUS
+        while radius >= 1:
+            keep_better(offsets + generator.integers(-radius, radius + 1, (count, 2)))
+            radius //= 2
+    return offsets, best
+
+
+def rigidly_carried(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """How many of each point's 8 grid neighbours have their look-alike where a rotation and
+    a moderate rescaling would put it: as far from this point's look-alike as the neighbour
+    is from the point (a copy's look-alikes move together, stray ones do not)."""
+    grid = sources // DENSE_STRIDE
+    field = np.full((*(grid.max(axis=0) + 3), 2), 1e6, np.float32)
+    field[grid[:, 0] + 1, grid[:, 1] + 1] = targets
+    agreeing = np.zeros(len(sources), np.int64)
+    for along_rows in (-1, 0, 1):
+        for along_columns in (-1, 0, 1):
+            if along_rows == along_columns == 0:
+                continue
+            apart = DENSE_STRIDE * np.hypot(along_rows, along_columns)
+            neighbour = field[grid[:, 0] + 1 + along_rows, grid[:, 1] + 1 + along_columns]
+            spread = np.hypot(*(neighbour - targets).T)
+            agreeing += np.abs(spread - apart) <= 1.0 + 0.25 * apart
+    return agreeing
+
+
+def dense_look_alikes(luminance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (sources, targets), each (M, 2) rows and columns in the working copy, that the
+    dense field finds and their neighbours confirm."""
+    features, texture = ring_moments(luminance)
+    features /= (texture + CONTRAST_FLOOR)[..., None]
+    margin = int(max(DENSE_RADII)) + 2
+    height, width = luminance.shape
+    rows, columns = np.mgrid[margin : height - margin : DENSE_STRIDE, margin : width - margin : DENSE_STRIDE]
+    sources = np.stack([rows.ravel(), columns.ravel()], axis=1)
+    sources = sources[texture[sources[:, 0], sources[:, 1]] >= MIN_TEXTURE]
+    if len(sources) < 3:
+        return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
+    offsets, distances = patch_match(features, sources)
+    targets = sources + offsets
+    kept = (distances <= MAX_DENSE_DISTANCE) & (rigidly_carried(sources, targets) >= MIN_AGREEING)
+    return sources[kept].astype(np.float32), targets[kept].astype(np.float32)
 
 
 def fit_affine(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -368,27 +558,35 @@ def detect_clones(
     from scipy import ndimage
 
     luminance, scale = working_luminance(rgb, settings.work_side)
-    sources, targets = look_alikes(ndimage.gaussian_filter(luminance, 1.0), settings)
-    groups = consistent_groups(sources, targets, settings)
+    smooth = ndimage.gaussian_filter(luminance, 1.0)
+    # The two searches are grouped apart: the dense one's many pairs would otherwise outvote
+    # the sparse one's few, and each search misses copies the other finds.
+    searches = [look_alikes(smooth, settings), dense_look_alikes(smooth)]
     detail = band_pass(luminance)
     regions = []
     suspect = np.zeros((luminance.shape[0] // 8 + 1, luminance.shape[1] // 8 + 1), bool)
-    for group_sources, group_targets in groups:
-        affine = fit_affine(group_sources, group_targets)
-        source_pixels = verified_source(detail, affine, group_sources)
-        if source_pixels is None:
-            continue
-        target_pixels = np.concatenate([source_pixels, np.ones((len(source_pixels), 1))], axis=1) @ affine
-        source_box = _box(source_pixels, scale, rgb.size, 0)
-        target_box = _box(target_pixels, scale, rgb.size, 0)
-        regions.append(
-            ClonedRegion(
-                source_box, target_box, len(group_sources), *_transform(group_sources, group_targets)
+    for sources, targets in searches:
+        for group_sources, group_targets in consistent_groups(sources, targets, settings):
+            affine = fit_affine(group_sources, group_targets)
+            source_pixels = verified_source(detail, affine, group_sources)
+            if source_pixels is None:
+                continue
+            target_pixels = np.concatenate([source_pixels, np.ones((len(source_pixels), 1))], axis=1) @ affine
+            region = ClonedRegion(
+                _box(source_pixels, scale, rgb.size, 0),
+                _box(target_pixels, scale, rgb.size, 0),
+                len(group_sources),
+                *_transform(group_sources, group_targets),
             )
-        )
-        for points in (source_pixels[::16], np.clip(target_pixels[::16], 0, np.array(luminance.shape) - 1)):
-            cells = (points // 8).astype(int)
-            suspect[cells[:, 0], cells[:, 1]] = True
+            if any(region.same_copy(found) for found in regions):
+                continue
+            regions.append(region)
+            for points in (
+                source_pixels[::16],
+                np.clip(target_pixels[::16], 0, np.array(luminance.shape) - 1),
+            ):
+                cells = (points // 8).astype(int)
+                suspect[cells[:, 0], cells[:, 1]] = True
     image = None
     if display is not None:
         image = rgb.resize(display, Image.Resampling.BILINEAR, reducing_gap=2.0).convert("RGB")
@@ -400,4 +598,4 @@ def detect_clones(
                 draw.rectangle(box, outline=colour, width=3)
             centres = [((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) for box in boxes]
             draw.line(centres, fill=colour, width=2)
-    return CloneDetection(settings, regions, len(sources), suspect, image)
+    return CloneDetection(settings, regions, sum(len(sources) for sources, _ in searches), suspect, image)
