@@ -289,7 +289,11 @@ def look_alikes(luminance: np.ndarray, settings: CloneSettings) -> tuple[np.ndar
 # The dense search ------------------------------------------------------------------------------
 DENSE_RADII = (2.0, 4.0, 6.0, 8.0)  # smaller than the sparse rings: small copies keep clean points
 RING_WIDTH = 0.8  # radial standard deviation of a ring's weights (pixels)
-DENSE_STRIDE = 2  # working-copy pixels between the points matched; their look-alikes are any pixel
+# Working-copy pixels between the points matched (their look-alikes are any pixel): 2, or 3
+# on a working copy so large that a 2-pixel grid would hold more points than this, which
+# keeps a busy 12 MP photo within the view's 2 s (its copies are large at that size anyway).
+DENSE_STRIDES = (2, 3)
+DENSE_POINTS = 60_000
 DENSE_NEIGHBOURS = 8  # look-alikes the k-d tree proposes to start PatchMatch from
 TREE_DIMENSIONS = 8  # of the features' principal directions the k-d tree searches
 PATCH_MATCH_ROUNDS = 3
@@ -340,8 +344,10 @@ def ring_moments(luminance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return features, np.sqrt(means.var(axis=-1) + angular.mean(axis=-1))
 
 
-def patch_match(features: np.ndarray, sources: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """For each source point ((N, 2) rows, columns on the DENSE_STRIDE grid) the offset to its
+def patch_match(
+    features: np.ndarray, sources: np.ndarray, stride: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each source point ((N, 2) rows, columns on the `stride` grid) the offset to its
     best look-alike pixel at least DENSE_MIN_SHIFT away, and that look-alike's feature distance.
     Started from a k-d tree's proposals among the sources, then PatchMatch (Barnes et al.,
     2009): neighbours' offsets and a shrinking random search, all points at once."""
@@ -381,7 +387,7 @@ def patch_match(features: np.ndarray, sources: np.ndarray, seed: int = 0) -> tup
     first = np.argmax(far, axis=1)
     offsets = sources[proposed[everyone, first]] - sources
     best = distances(offsets)
-    grid = sources // DENSE_STRIDE
+    grid = sources // stride
     index = np.full(tuple(grid.max(axis=0) + 1), -1)
     index[grid[:, 0], grid[:, 1]] = everyone
     for _ in range(PATCH_MATCH_ROUNDS):
@@ -399,11 +405,11 @@ def patch_match(features: np.ndarray, sources: np.ndarray, seed: int = 0) -> tup
     return offsets, best
 
 
-def rigidly_carried(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def rigidly_carried(sources: np.ndarray, targets: np.ndarray, stride: int) -> np.ndarray:
     """How many of each point's 8 grid neighbours have their look-alike where a rotation and
     a moderate rescaling would put it: as far from this point's look-alike as the neighbour
     is from the point (a copy's look-alikes move together, stray ones do not)."""
-    grid = sources // DENSE_STRIDE
+    grid = sources // stride
     field = np.full((*(grid.max(axis=0) + 3), 2), 1e6, np.float32)
     field[grid[:, 0] + 1, grid[:, 1] + 1] = targets
     agreeing = np.zeros(len(sources), np.int64)
@@ -411,7 +417,7 @@ def rigidly_carried(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         for along_columns in (-1, 0, 1):
             if along_rows == along_columns == 0:
                 continue
-            apart = DENSE_STRIDE * np.hypot(along_rows, along_columns)
+            apart = stride * np.hypot(along_rows, along_columns)
             neighbour = field[grid[:, 0] + 1 + along_rows, grid[:, 1] + 1 + along_columns]
             spread = np.hypot(*(neighbour - targets).T)
             agreeing += np.abs(spread - apart) <= 1.0 + 0.25 * apart
@@ -425,14 +431,17 @@ def dense_look_alikes(luminance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     features /= (texture + CONTRAST_FLOOR)[..., None]
     margin = int(max(DENSE_RADII)) + 2
     height, width = luminance.shape
-    rows, columns = np.mgrid[margin : height - margin : DENSE_STRIDE, margin : width - margin : DENSE_STRIDE]
+    stride = next(
+        (step for step in DENSE_STRIDES if height * width / step**2 <= DENSE_POINTS), DENSE_STRIDES[-1]
+    )
+    rows, columns = np.mgrid[margin : height - margin : stride, margin : width - margin : stride]
     sources = np.stack([rows.ravel(), columns.ravel()], axis=1)
     sources = sources[texture[sources[:, 0], sources[:, 1]] >= MIN_TEXTURE]
     if len(sources) < 3:
         return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
-    offsets, distances = patch_match(features, sources)
+    offsets, distances = patch_match(features, sources, stride)
     targets = sources + offsets
-    kept = (distances <= MAX_DENSE_DISTANCE) & (rigidly_carried(sources, targets) >= MIN_AGREEING)
+    kept = (distances <= MAX_DENSE_DISTANCE) & (rigidly_carried(sources, targets, stride) >= MIN_AGREEING)
     return sources[kept].astype(np.float32), targets[kept].astype(np.float32)
 
 
@@ -493,10 +502,12 @@ def consistent_groups(
             break
         maps = maps[usable]
         design = np.concatenate([points, np.ones((len(points), 1))], axis=1)
-        errors = np.linalg.norm(design @ maps - moved[None], axis=-1)  # (hypotheses, matches)
-        counts = (errors < INLIER_PIXELS).sum(axis=1)
+        # Squared errors in float32 (hypotheses, matches): the dense search brings thousands.
+        moved_by_each = design.astype(np.float32) @ maps.astype(np.float32) - moved[None].astype(np.float32)
+        squared_errors = np.einsum("hmc,hmc->hm", moved_by_each, moved_by_each)
+        counts = (squared_errors < INLIER_PIXELS**2).sum(axis=1)
         best = int(np.argmax(counts))
-        inliers = errors[best] < INLIER_PIXELS
+        inliers = squared_errors[best] < INLIER_PIXELS**2
         if inliers.sum() < settings.min_matches:
             break
         for _ in range(3):  # refitted on all its inliers, which then gathers the rest
