@@ -11,6 +11,7 @@ from PIL import Image
 
 from training import anomaly
 from training.report.document import (
+    DIGIT_PICTURE_SIDE,
     CaseReport,
     figure_uri,
     file_facts,
@@ -20,8 +21,6 @@ from training.report.document import (
     png_uri,
     render,
 )
-
-PICTURE_SIDE = 140  # the 28×28 pictures drawn this large, pixelated
 
 
 def model_figures(metrics: dict) -> list[tuple[str, str]]:
@@ -94,7 +93,9 @@ def image_section(prediction: anomaly.AnomalyPrediction, threshold: float, words
         "pictures": [
             (
                 png_uri(
-                    image if isinstance(image, Image.Image) else Image.fromarray(image), PICTURE_SIDE, True
+                    image if isinstance(image, Image.Image) else Image.fromarray(image),
+                    DIGIT_PICTURE_SIDE,
+                    True,
                 ),
                 caption,
             )

@@ -11,6 +11,7 @@ from training import digits
 from training.core.digit_images import UNSURE_BELOW
 from training.report.document import (
     BATCH_SIDE,
+    DIGIT_PICTURE_SIDE,
     SINGLE_SIDE,
     CaseReport,
     confusion_figure,
@@ -20,8 +21,6 @@ from training.report.document import (
     png_uri,
     render,
 )
-
-DIGIT_SIDE = 140  # the 28×28 input drawn this large, pixelated
 
 
 def model_figures(metrics: dict) -> list[tuple[str, str]]:
@@ -53,7 +52,7 @@ def image_section(prediction: digits.DigitPrediction, side: int) -> dict:
     if prediction.model_input is not None:
         pictures.append(
             (
-                png_uri(Image.fromarray(prediction.model_input), DIGIT_SIDE, nearest=True),
+                png_uri(Image.fromarray(prediction.model_input), DIGIT_PICTURE_SIDE, nearest=True),
                 "What the model sees (28×28, as MNIST was made)",
                 True,
             )

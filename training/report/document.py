@@ -20,6 +20,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Longest side of a photo drawn in a report: one photo's report shows it large, a batch's
 # sections small, so that a 50-photo report stays a file a browser opens at once.
 SINGLE_SIDE, BATCH_SIDE = 900, 420
+DIGIT_PICTURE_SIDE = 140  # a 28×28 picture (what the digit models see) drawn this large, pixelated
 
 
 @dataclass(frozen=True)
