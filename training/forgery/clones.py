@@ -197,8 +197,10 @@ def verified_source(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray)
         return None
     # A periodic pattern (rows of windows) shifted by a whole number of periods also lines up
     # at the shift's fractions (one period, two...); a copy's shift lands on other content.
-    if np.allclose(affine[:2], np.eye(2), atol=0.03):
-        shift = affine[2]
+    # (A shift fitted on a few matches may carry a slight turn or scaling: the region's mean
+    # displacement is its shift.)
+    if np.allclose(affine[:2], np.eye(2), atol=0.06):
+        shift = (moved[..., :2] - homogeneous[..., :2])[region].mean(axis=0)
         for parts in (2, 3, 4, 5):
             for part in range(1, parts):
                 if np.hypot(*(shift * part / parts)) < MIN_SHIFT:
