@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from training.core import paths
+from training.core.registry import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,8 @@ class Settings:
 
     def save(self) -> None:
         """Write the file atomically; a failure is logged, never raised (the app is closing)."""
-        temporary = self.path.with_name(self.path.name + ".tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(json.dumps(self.values, indent=2, sort_keys=True), encoding="utf-8")
-            os.replace(temporary, self.path)
+            write_text_atomically(self.path, json.dumps(self.values, indent=2, sort_keys=True))
         except OSError as error:
             log.warning("settings not saved to %s: %s", self.path, error)
 

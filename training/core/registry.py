@@ -137,18 +137,30 @@ def set_aside(path: Path) -> Path:
     return destination
 
 
-def write_json_atomically(path: Path, content: dict) -> None:
-    """Write to a temporary file beside `path`, flush to disk, then rename over it."""
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write to a hidden temporary file beside `path`, flush to disk, then rename over it: a
+    reader never sees half a file. The temporary file is removed when writing fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
         "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
     ) as temporary:
-        json.dump(content, temporary, indent=2, sort_keys=False)
-        temporary.write("\n")
-        temporary.flush()
-        os.fsync(temporary.fileno())
-    os.chmod(temporary.name, 0o644)
-    os.replace(temporary.name, path)
+        try:
+            temporary.write(text)
+            temporary.flush()
+            os.fsync(temporary.fileno())
+        except OSError:
+            os.unlink(temporary.name)
+            raise
+    try:
+        os.chmod(temporary.name, 0o644)
+        os.replace(temporary.name, path)
+    except OSError:
+        os.unlink(temporary.name)
+        raise
+
+
+def write_json_atomically(path: Path, content: dict) -> None:
+    write_text_atomically(path, json.dumps(content, indent=2, sort_keys=False) + "\n")
 
 
 class ModelRegistry:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from training.core.errors import InvalidInputError
+from training.core.registry import write_text_atomically
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Longest side of a photo drawn in a report: one photo's report shows it large, a batch's
@@ -37,15 +36,9 @@ class CaseReport:
         path = Path(path)
         if not path.parent.is_dir():
             raise InvalidInputError(f"Cannot write the report: the folder {path.parent} does not exist.")
-        # A hidden name of its own beside the target (created with the usual permissions), then
-        # renamed over it.
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            with open(temporary, "x", encoding="utf-8") as stream:
-                stream.write(self.html)
-            os.replace(temporary, path)
+            write_text_atomically(path, self.html)
         except OSError as error:
-            temporary.unlink(missing_ok=True)
             raise InvalidInputError(
                 f"Cannot write the report to {path}: {error.strerror or error}."
             ) from error
