@@ -141,6 +141,8 @@ MAX_ECHO_SHARE = 0.2  # of the region that also lines up elsewhere (a repeat, a 
 # A copy, even rescaled or rotated and saved at JPEG quality 70, keeps most of its detail:
 # natural look-alikes (two eyes, two windows) line up less well over their whole region.
 MIN_REGION_CORRELATION = 0.75
+# Fractions of a shift at which a periodic pattern lines up too (each once: 2/4 is 1/2).
+PERIOD_FRACTIONS = tuple(sorted({part / parts for parts in range(2, 6) for part in range(1, parts)}))
 
 
 def verified_source(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray) -> np.ndarray | None:
@@ -185,15 +187,21 @@ def verified_source(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray)
     region = np.isin(labels, kept[kept > 0])
     if region.sum() < MIN_VERIFIED_AREA or region[point_rows, point_columns].mean() < MIN_VERIFIED_SHARE:
         return None
+    lined_up = float(correlation[region].mean())
+    if lined_up < MIN_REGION_CORRELATION:
+        return None
+
+    def share_lined_up(*shift: float, places: np.ndarray = moved) -> float:
+        return float((correlation_with(*shift, places)[region] >= VERIFY_CORRELATION).mean())
+
     # A copy lines up at its transform only: moved a few pixels any way, its detail no longer
     # does. A straight edge or a stripe still lines up when moved along itself.
     beside = max(float(correlation_with(*step)[region].mean()) for step in PEAK_STEPS)
-    if float(correlation[region].mean()) - beside < PEAK_MARGIN:
+    if lined_up - beside < PEAK_MARGIN:
         return None
     # A repeated pattern (a row of windows, tiles) lines up with the next repeat the other
     # way too; a copy's source does not line up with what lies the other way from it.
-    echoed = float((correlation_with(0, 0, moved_back)[region] >= VERIFY_CORRELATION).mean())
-    if echoed >= MAX_ECHO_SHARE or float(correlation[region].mean()) < MIN_REGION_CORRELATION:
+    if share_lined_up(0, 0, places=moved_back) >= MAX_ECHO_SHARE:
         return None
     # A periodic pattern (rows of windows) shifted by a whole number of periods also lines up
     # at the shift's fractions (one period, two...); a copy's shift lands on other content.
@@ -201,16 +209,11 @@ def verified_source(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray)
     # displacement is its shift.)
     if np.allclose(affine[:2], np.eye(2), atol=0.06):
         shift = (moved[..., :2] - homogeneous[..., :2])[region].mean(axis=0)
-        for parts in (2, 3, 4, 5):
-            for part in range(1, parts):
-                if np.hypot(*(shift * part / parts)) < MIN_SHIFT:
-                    continue
-                fraction = shift * (part / parts - 1)  # from the copy back to shift·part/parts
-                if (
-                    float((correlation_with(*fraction)[region] >= VERIFY_CORRELATION).mean())
-                    >= MAX_ECHO_SHARE
-                ):
-                    return None
+        for fraction in PERIOD_FRACTIONS:
+            if np.hypot(*(shift * fraction)) >= MIN_SHIFT and (
+                share_lined_up(*(shift * (fraction - 1))) >= MAX_ECHO_SHARE  # from the copy back
+            ):
+                return None
     found_rows, found_columns = np.nonzero(region)
     return np.stack([found_rows + top, found_columns + left], axis=1).astype(np.float32)
 
