@@ -22,15 +22,33 @@ from pathlib import Path
 
 from bench.digits_bench import table
 from bench.responsiveness import EventLoopDelays
-from tests.helpers import render_photo
+from tests.helpers import exif_with_thumbnail, render_photo
 
 SIZE = (4000, 3000)
 TARGET_SECONDS = 1.5
 
 
-def make_camera_photo(path: Path) -> Path:
-    render_photo(SIZE, seed=11).save(path, "JPEG", quality=92)
+def make_camera_photo(path: Path, thumbnail: bool = False) -> Path:
+    """The rendered 12 MP photo as a camera saves it (JPEG 92), with an EXIF thumbnail if asked."""
+    photo = render_photo(SIZE, seed=11)
+    exif = exif_with_thumbnail(photo.resize((160, 120))) if thumbnail else b""
+    photo.save(path, "JPEG", quality=92, exif=exif)
     return path
+
+
+def forgery_app(wait):
+    """The app at its default size with the Forgery tab in front and its model loaded, waited
+    for by `wait(root, condition, timeout, what)`: (root, app, tab)."""
+    from desktop_app.app import WorkbenchApp, create_root
+
+    root = create_root()
+    app = WorkbenchApp(root)
+    root.geometry("1100x760+0+0")
+    tab = app.tab("Forgery")
+    app.notebook.select(tab)
+    tab.start_loading()
+    wait(root, lambda: tab.predictor is not None, 120, "the model")
+    return root, app, tab
 
 
 def timed_drop(root, tab, path: Path) -> dict[str, float]:
@@ -107,19 +125,12 @@ def main() -> None:
     from training.core.allocator import reuse_freed_memory
 
     allocator = "one arena, freed memory reused" if reuse_freed_memory() else "the platform's default"
-    from desktop_app.app import WorkbenchApp, create_root
     from desktop_app.automation import wait_until
 
     with tempfile.TemporaryDirectory() as scratch:
         photo = make_camera_photo(Path(scratch) / "camera_12mp.jpg")
         megabytes = photo.stat().st_size / 1e6
-        root = create_root()
-        app = WorkbenchApp(root)
-        root.geometry("1100x760+0+0")
-        tab = app.tab("Forgery")
-        app.notebook.select(tab)
-        tab.start_loading()
-        wait_until(root, lambda: tab.predictor is not None, 120, "the model")
+        root, app, tab = forgery_app(wait_until)
         warm_up = timed_drop(root, tab, photo)
         wait_until(
             root, lambda: not tab.photo.ela_worker.busy and not app.jobs.busy, 30, "the warm-up to end"

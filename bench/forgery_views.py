@@ -21,18 +21,11 @@ import time
 from pathlib import Path
 
 from bench.digits_bench import table
-from bench.responsiveness import EventLoopDelays
-from tests.helpers import exif_with_thumbnail, render_photo
+from bench.forgery_latency import SIZE, forgery_app, make_camera_photo
+from bench.responsiveness import EventLoopDelays, delay_summary
 
-SIZE = (4000, 3000)
 TARGET_SECONDS = 2.0
 TARGET_P99_MS = 50.0
-
-
-def make_camera_photo(path: Path) -> Path:
-    photo = render_photo(SIZE, seed=11)
-    photo.save(path, "JPEG", quality=92, exif=exif_with_thumbnail(photo.resize((160, 120))))
-    return path
 
 
 def time_views(path: Path, runs: int) -> list[list[str]]:
@@ -81,16 +74,9 @@ def run_until(root, condition, timeout: float, what: str) -> None:
 
 
 def gui_delays(path: Path, drops: int) -> tuple[str, str, list[float]]:
-    from desktop_app.app import WorkbenchApp, create_root
     from desktop_app.automation import simulate_drop
 
-    root = create_root()
-    app = WorkbenchApp(root)
-    root.geometry("1100x760+0+0")
-    tab = app.tab("Forgery")
-    app.notebook.select(tab)
-    tab.start_loading()
-    run_until(root, lambda: tab.predictor is not None, 120, "the model")
+    root, app, tab = forgery_app(run_until)
     heartbeat = EventLoopDelays(root)
     views_seconds, while_computing = [], []
     for _ in range(drops):
@@ -111,8 +97,6 @@ def gui_delays(path: Path, drops: int) -> tuple[str, str, list[float]]:
         views_seconds.append(time.perf_counter() - started)
         while_computing += heartbeat.delays[first_beat:]
         run_until(root, lambda: not app.jobs.busy, 60, "the drop's jobs")
-    computing = EventLoopDelays.__new__(EventLoopDelays)  # only the beats while views were computed
-    computing.delays = while_computing
     moved = EventLoopDelays(root)
     tab.pages.select(tab.views_page)
     tab.views_page.selectors["clones"].invoke()
@@ -124,7 +108,7 @@ def gui_delays(path: Path, drops: int) -> tuple[str, str, list[float]]:
         "the clone view again",
     )
     app.quit()
-    return computing.summary(), moved.summary(), views_seconds
+    return delay_summary(while_computing), moved.summary(), views_seconds
 
 
 def main() -> None:
@@ -140,7 +124,7 @@ def main() -> None:
 
     reuse_freed_memory()
     with tempfile.TemporaryDirectory() as scratch:
-        photo = make_camera_photo(Path(scratch) / "camera_12mp.jpg")
+        photo = make_camera_photo(Path(scratch) / "camera_12mp.jpg", thumbnail=True)
         rows = time_views(photo, arguments.runs)
         table(
             f"Forensic views of a {SIZE[0]}×{SIZE[1]} JPEG, {os.cpu_count()} cores, median of {arguments.runs} "

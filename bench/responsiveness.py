@@ -22,8 +22,13 @@ class EventLoopDelays:
         self.root.after(BEAT_MS, self._beat)
 
     def summary(self) -> str:
-        delays = sorted(self.delays)
-        return (
-            f"median {statistics.median(delays) * 1000:.1f} ms, p99 "
-            f"{delays[int(0.99 * (len(delays) - 1))] * 1000:.1f} ms, max {delays[-1] * 1000:.0f} ms"
-        )
+        return delay_summary(self.delays)
+
+
+def delay_summary(delays: list[float]) -> str:
+    """Median, 99th percentile and largest of event-loop delays (seconds), in milliseconds."""
+    delays = sorted(delays)
+    return (
+        f"median {statistics.median(delays) * 1000:.1f} ms, p99 "
+        f"{delays[int(0.99 * (len(delays) - 1))] * 1000:.1f} ms, max {delays[-1] * 1000:.0f} ms"
+    )
