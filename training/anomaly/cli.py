@@ -122,13 +122,7 @@ def command_predict(arguments) -> int:
         from training import anomaly
 
         predictor = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL)
-
-        def predict(path):
-            if path.suffix.lower() == ".npz":
-                return predictor.predict_array_file(path)
-            return predictor.predict_file(path)
-
-        return AnswerTable(("score", "threshold", "verdict"), answer_row, predict)
+        return AnswerTable(("score", "threshold", "verdict"), answer_row, predictor.predict_path)
 
     return predict_images(arguments, {".npz"}, load_table)
 

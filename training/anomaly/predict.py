@@ -204,6 +204,13 @@ class AnomalyPredictor:
         scored = self.score_batch(pixels)
         return [self._answer(f"{path}[{row}]", pixels[row], scored, row) for row in range(len(pixels))]
 
+    def predict_path(self, path) -> list[AnomalyPrediction]:
+        """The answers for one input: a .npz gives one per image (`predict_array_file`), any
+        other file one (`predict_file`)."""
+        if Path(path).suffix.lower() == ".npz":
+            return self.predict_array_file(path)
+        return [self.predict_file(path)]
+
     def predict_file(self, path) -> AnomalyPrediction:
         """Read any image and score it as dropped.
 

@@ -36,6 +36,7 @@ from training.digits.predict import (
     MODEL_NAMES,
     DigitPrediction,
     DigitsPredictor,
+    model_name,
     read_digit_file,
     verdict,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "MNIST_STROKE_FRACTION",
     "MODEL_KINDS",
     "MODEL_NAMES",
+    "model_name",
     "NUMBER_OF_CLASSES",
     "predict_probabilities",
     "prepare_digit",

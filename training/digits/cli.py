@@ -128,9 +128,7 @@ def command_predict(arguments, command_line: CommandLine) -> int:
     def load_table() -> AnswerTable:
         from training import digits
 
-        predictor = digits.DigitsPredictor.load(
-            digits.MODEL_NAMES.get(arguments.model or "cnn", arguments.model)
-        )
+        predictor = digits.DigitsPredictor.load(digits.model_name(arguments.model))
         gate = command_line.load_digit_gate() if arguments.gate else None
         return AnswerTable(
             ("digit", "confidence", "status"),

@@ -16,6 +16,11 @@ MODEL_NAMES = {"cnn": "digits-cnn", "mlp": "digits-mlp"}
 DEFAULT_MODEL = MODEL_NAMES["cnn"]
 
 
+def model_name(choice: str | None) -> str:
+    """The registry name of the model a user chose ("cnn", "mlp" or a full name; None: the CNN)."""
+    return MODEL_NAMES.get(choice or "cnn", choice)
+
+
 @dataclass
 class DigitPrediction:
     """What the GUI draws, the CLI prints and the tests assert on, for one input."""

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from training.core.cli import CommandLine, split_list
-from training.report.document import size_text
+from training.report.document import size_text, writable_report_path
 
 TOOLS = ("digits", "anomaly", "forgery", "imbalanced")
 # The Imbalanced report's grid when none is named: quick, and the two ways of weighing the
@@ -53,14 +53,7 @@ def register(command_line: CommandLine) -> None:
 
 
 def command_report(arguments, command_line: CommandLine) -> int:
-    from training.core.errors import InvalidInputError
-
-    # Said before any work, not after it.
-    folder = arguments.output.parent
-    if not folder.is_dir():
-        raise InvalidInputError(f"Cannot write the report: the folder {folder} does not exist.")
-    if arguments.output.is_dir():
-        raise InvalidInputError(f"Cannot write the report to {arguments.output}: it is a folder.")
+    writable_report_path(arguments.output)  # said before any work, not after it
     if arguments.tool == "imbalanced":
         if len(arguments.paths) != 1:
             print("error: report imbalanced takes one CSV file", file=sys.stderr)
@@ -85,7 +78,7 @@ def digits_case(arguments, paths, command_line):
     from training import digits
     from training.report.digits import digits_report
 
-    predictor = digits.DigitsPredictor.load(digits.MODEL_NAMES.get(arguments.model or "cnn", arguments.model))
+    predictor = digits.DigitsPredictor.load(digits.model_name(arguments.model))
     gate = command_line.load_digit_gate() if arguments.gate else None
     predictions = [predictor.predict_file(path, preview_side=DIGIT_PREVIEW_SIDE, gate=gate) for path in paths]
     return digits_report(predictions, predictor.entry, gate.entry if gate is not None else None)
@@ -96,12 +89,7 @@ def anomaly_case(arguments, paths, _command_line):
     from training.report.anomaly import anomaly_report, rule_words
 
     predictor = anomaly.AnomalyPredictor.load(arguments.model or anomaly.ALL_DIGITS_MODEL)
-    predictions = []
-    for path in paths:
-        if path.suffix.lower() == ".npz":
-            predictions.extend(predictor.predict_array_file(path))
-        else:
-            predictions.append(predictor.predict_file(path))
+    predictions = [prediction for path in paths for prediction in predictor.predict_path(path)]
     threshold = predictor.threshold
     return anomaly_report(predictions, predictor.entry, threshold, rule_words(predictor.entry, threshold))
 

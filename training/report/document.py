@@ -33,9 +33,7 @@ class CaseReport:
 
     def write(self, path) -> Path:
         """The report written to `path` atomically (a reader never sees half a file)."""
-        path = Path(path)
-        if not path.parent.is_dir():
-            raise InvalidInputError(f"Cannot write the report: the folder {path.parent} does not exist.")
+        path = writable_report_path(path)
         try:
             write_text_atomically(path, self.html)
         except OSError as error:
@@ -43,6 +41,17 @@ class CaseReport:
                 f"Cannot write the report to {path}: {error.strerror or error}."
             ) from error
         return path
+
+
+def writable_report_path(path) -> Path:
+    """`path` as a Path, or InvalidInputError when a report cannot be written there (its folder
+    is missing, or it is a folder): checked before any work and again when writing."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InvalidInputError(f"Cannot write the report: the folder {path.parent} does not exist.")
+    if path.is_dir():
+        raise InvalidInputError(f"Cannot write the report to {path}: it is a folder.")
+    return path
 
 
 def size_text(size: int) -> str:
