@@ -481,8 +481,7 @@ class AnomalyTab(ToolTab):
     def case_report(self):
         """The files scored (an .npz batch or the MNIST test set is summed up on the Scores
         page, not reported image by image), judged at the threshold shown."""
-        keys = self.results.tree.get_children()
-        predictions = [self.file_predictions[key] for key in keys if key in self.file_predictions]
+        predictions = self.results.in_shown_order(self.file_predictions)
         if not predictions or self.predictor is None:
             return None
         entry, threshold = self.predictor.entry, self.threshold

@@ -248,9 +248,7 @@ class DigitsTab(ToolTab):
     nothing_to_report = "drop digit images on it first"
 
     def case_report(self):
-        predictions = [
-            self.predictions[key] for key in self.results.tree.get_children() if key in self.predictions
-        ]
+        predictions = self.results.in_shown_order(self.predictions)
         if not predictions:
             return None
         entry = self.model_entry(self.selected_model_name())

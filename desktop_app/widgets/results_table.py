@@ -80,6 +80,10 @@ class ResultsTable(ttk.Frame):
         selection = self.tree.selection()
         return selection[0] if selection else None
 
+    def in_shown_order(self, answers: dict) -> list:
+        """The values of `answers` (by row id) whose rows the table shows, in the order shown."""
+        return [answers[key] for key in self.tree.get_children() if key in answers]
+
     def rows(self) -> list[list[str]]:
         return [list(map(str, self.tree.item(item, "values"))) for item in self.tree.get_children()]
 

@@ -262,7 +262,7 @@ class ForgeryTab(ToolTab):
         (its ELA settings and forensic views), the others' ELA and heatmap drawn again from
         their verdicts (the model is not run again)."""
         batch = self.batch
-        verdicts = [batch.verdicts[key] for key in batch.results.tree.get_children() if key in batch.verdicts]
+        verdicts = batch.results.in_shown_order(batch.verdicts)
         if not verdicts:
             return None
         shown = self.photo.shown

@@ -169,12 +169,11 @@ class BatchView(ttk.Frame):
 
     def export_csv(self, path: Path) -> int:
         """The table's rows in the order shown, with every warning in full; returns the count."""
-        keys = [key for key in self.results.tree.get_children() if key in self.verdicts]
+        verdicts = self.results.in_shown_order(self.verdicts)
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, CSV_COLUMNS)
             writer.writeheader()
-            for key in keys:
-                verdict = self.verdicts[key]
+            for verdict in verdicts:
                 facts = verdict.facts
                 writer.writerow(
                     {
@@ -197,9 +196,9 @@ class BatchView(ttk.Frame):
                         "message": verdict.message,
                     }
                 )
-        self.tab.set_status(f"Forgery: {len(keys)} verdict(s) written to {path}.")
+        self.tab.set_status(f"Forgery: {len(verdicts)} verdict(s) written to {path}.")
         self.exported = True
-        return len(keys)
+        return len(verdicts)
 
     def show_chart(self) -> None:
         """Draw the chart on its page, made the first time the page is opened."""
