@@ -63,6 +63,27 @@ def test_a_planted_copy_move_is_found_where_it_was_made(scale, rotation):
 
 
 @pytest.mark.slow
+def test_a_turned_copy_grows_as_one_patch_of_the_dense_field_at_its_turn():
+    photo = Image.open(SAMPLE).convert("RGB")
+    box = (44, 148, 118, 222)
+    forged, mask = copy_move(photo, box, (224, 49), 1.0, 135.0)
+    luminance, _ = clones.working_luminance(resaved(forged, 85), clones.CloneSettings().work_side)
+    sources, targets = clones.dense_look_alikes(ndimage.gaussian_filter(luminance, 1.0))
+    patches = clones.turned_patches(
+        sources, targets, clones.dense_stride(luminance.shape), clones.CloneSettings()
+    )
+    copied = np.asarray(mask) > 0
+    turns = []
+    for patch_sources, patch_targets in patches:
+        scale, rotation = clones._transform(patch_sources, patch_targets)
+        points = np.concatenate([patch_sources, patch_targets]).astype(int)
+        if copied[points[:, 0], points[:, 1]].mean() >= 0.4:  # half of each pair lands on the copy
+            turns.append(abs(rotation))
+            assert abs(scale - 1) < 0.05
+    assert turns and all(abs(turn - 135) < 5 for turn in turns)
+
+
+@pytest.mark.slow
 def test_untouched_street_scenes_with_rows_of_identical_windows_show_no_clone():
     for seed in (5, 102):
         detection = forgery.detect_clones(resaved(render_photo((960, 720), seed=seed), 85))
