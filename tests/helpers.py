@@ -315,30 +315,6 @@ def splice(photo, donor_quality: int = 50, box=(296, 96, 396, 420), to=(653, 99)
     return spliced, mask
 
 
-def copy_move(photo, box, to, scale: float = 1.0, rotation: float = 0.0):
-    """The photo with the region `box` (left, top, right, bottom) copied onto itself at `to`
-    (the copy's top left), first rescaled by `scale` and rotated by `rotation` degrees; an
-    elliptical mask with softened edges, as a retoucher's clone brush leaves. Returns the
-    forged photo and the mask of the copy (white = copied)."""
-    region = photo.crop(box)
-    if scale != 1.0:
-        region = region.resize(
-            (max(1, round(region.width * scale)), max(1, round(region.height * scale))),
-            Image.Resampling.BICUBIC,
-        )
-    if rotation:
-        region = region.rotate(rotation, Image.Resampling.BICUBIC)
-    shape = Image.new("L", region.size, 0)
-    inset = max(2, min(region.size) // 10)
-    ImageDraw.Draw(shape).ellipse((inset, inset, region.width - inset, region.height - inset), fill=255)
-    shape = shape.filter(ImageFilter.GaussianBlur(2))
-    forged = photo.copy()
-    forged.paste(region, to, shape)
-    mask = Image.new("L", photo.size, 0)
-    mask.paste(shape.point(lambda value: 255 if value >= 128 else 0), to)
-    return forged, mask
-
-
 def exif_with_thumbnail(thumbnail: Image.Image) -> bytes:
     """EXIF as a camera writes it: IFD0 (orientation) and IFD1 pointing at a JPEG thumbnail."""
     buffer = io.BytesIO()

@@ -12,11 +12,12 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from tests.helpers import copy_move, exif_with_thumbnail, render_photo, run_cli
+from tests.helpers import exif_with_thumbnail, render_photo, run_cli
 from training import forgery
 from training.core import paths
 from training.core.errors import InvalidInputError
 from training.forgery import clones, views
+from training.forgery.clone_training import copy_move
 
 SAMPLE = paths.assets_dir() / "samples" / "photos" / "authentic.jpg"
 

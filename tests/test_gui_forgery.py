@@ -14,11 +14,12 @@ from PIL import Image
 from desktop_app import model_cache
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
 from desktop_app.tabs.forgery.colours import INCONCLUSIVE_COLOUR
-from tests.helpers import copy_move, exif_with_thumbnail, render_photo, splice
+from tests.helpers import exif_with_thumbnail, render_photo, splice
 from training import forgery
 from training.core import paths
 from training.forgery import data as forgery_data
 from training.forgery import predict as forgery_predict
+from training.forgery.clone_training import copy_move
 
 CASIA_TEST = paths.data_dir() / "casia1_test"
 AUTHENTIC = sorted((CASIA_TEST / "Au").glob("*.jpg"))[:3]

@@ -11,6 +11,7 @@ from training.forgery.clones import (
     CloneDetection,
     ClonedRegion,
     CloneSettings,
+    CloneVerifier,
     detect_clones,
 )
 from training.forgery.data import (
@@ -201,6 +202,7 @@ __all__ = [
     "CloneDetection",
     "ClonedRegion",
     "CloneSettings",
+    "CloneVerifier",
     "COMMON_SCREEN_SIZES",
     "conclusive_flags",
     "CONDITIONS",

@@ -1,4 +1,4 @@
-"""The Forgery tool's commands: `forgery` (train) and `predict forgery`."""
+"""The Forgery tool's commands: `forgery` and `clones` (train) and `predict forgery`."""
 
 from __future__ import annotations
 
@@ -81,6 +81,28 @@ def register(command_line: CommandLine) -> None:
     train.set_defaults(handler=command_train)
     command_line.predictors["forgery"] = command_predict
 
+    from training.forgery.clone_training import CloneVerifierConfig
+
+    verifier_defaults = CloneVerifierConfig()
+    verifier = command_line.commands.add_parser(
+        "clones",
+        parents=[command_line.data_dir],
+        help="train the clone verifier that tells copies from natural look-alikes",
+        epilog=EXIT_STATUS,
+    )
+    verifier.add_argument(
+        "--photos", type=int, default=verifier_defaults.photos, help="BSDS500 training photos"
+    )
+    verifier.add_argument(
+        "--casia-photos",
+        type=int,
+        default=verifier_defaults.casia_photos,
+        help="CASIA v1 copy-moves with a mask, and as many authentic photos (0: none)",
+    )
+    verifier.add_argument("--seed", type=int, default=verifier_defaults.seed)
+    verifier.add_argument("--models-dir", type=Path, help="write into this bundled-models folder")
+    verifier.set_defaults(handler=command_train_clones)
+
 
 def recipe_additions(text: str) -> tuple[str, ...]:
     groups = () if text == "none" else tuple(part.strip() for part in text.split(",") if part.strip())
@@ -156,3 +178,36 @@ def answer_row(prediction) -> tuple[str, str, str]:
     threshold = "" if prediction.threshold is None else f"{prediction.threshold:.3f}"
     verdict = prediction.shown_label if prediction.status == "ok" else prediction.status
     return (probability, threshold, verdict)
+
+
+def command_train_clones(arguments) -> int:
+    import sys
+
+    from training.core import paths
+    from training.core.registry import publish
+    from training.forgery import clone_training
+    from training.forgery.clones import VERIFIER_NAME
+
+    config = clone_training.CloneVerifierConfig(
+        photos=arguments.photos, casia_photos=arguments.casia_photos, seed=arguments.seed
+    )
+    data_dir = paths.data_dir(arguments.data_dir)
+    verifier, record = clone_training.train_clone_verifier(
+        data_dir, config, report=lambda line: print(line, file=sys.stderr, flush=True)
+    )
+    registry = registry_for(arguments.models_dir)
+    entry = publish(
+        registry,
+        VERIFIER_NAME,
+        ".json",
+        lambda path: clone_training.write_verifier(verifier, path),
+        record,
+        bundle=bool(arguments.models_dir),
+    )
+    for source, figures in record["metrics"]["training"].items():
+        print(
+            f"{source:>8}: copies found {figures['copies_found']:.1%} of {figures['copy_moves']}, "
+            f"untouched with a match {figures['untouched_with_a_match']:.1%} of {figures['untouched']}"
+        )
+    print(f"threshold {verifier.threshold:.2f}; {entry.name}: saved to {entry.path} ({entry.origin})")
+    return 0

@@ -644,9 +644,11 @@ HOW_TO_READ = {
     ),
     "clones": (
         "Boxes of one colour, linked by a line: a region and its copy elsewhere in the same photo "
-        "(also turned or rescaled), as a clone brush leaves when it hides something. Symmetric "
-        "things (two eyes, two wheels) and repeated patterns can look alike; flat areas (clear "
-        "sky) cannot be checked at all."
+        "(also turned or rescaled), as a clone brush leaves when it hides something. Each region "
+        "says how sure the clone verifier is that it is a copy rather than a natural look-alike: "
+        "symmetric things (two eyes, twin towers) and repeated patterns (printed fabric) can "
+        "look alike, so weigh a region near the threshold against the other views. Flat areas "
+        "(clear sky) cannot be checked at all."
     ),
     "gradient": (
         "Colour = where brightness rises (red: to the right, green: downwards), blue = how "
@@ -682,7 +684,8 @@ def view_figures(name: str, view) -> str:
         if not view.regions:
             return f"No copied region found ({view.candidate_matches} look-alike points checked)."
         found = "; ".join(
-            f"{region.matches} matches, scale {region.scale:.2f}, turned {abs(region.rotation_degrees):.0f}°"
+            f"{region.probability:.0%} sure it is a copy ({region.matches} matches, "
+            f"scale {region.scale:.2f}, turned {abs(region.rotation_degrees):.0f}°)"
             for region in view.regions
         )
         count = len(view.regions)
