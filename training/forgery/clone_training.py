@@ -297,6 +297,8 @@ def train_clone_verifier(
             "pillow": Image.__version__,
         },
         "metrics": {"training": metrics},
+        "weights_fingerprint": "sha256:"
+        + hashlib.sha256(json.dumps(verifier.to_json(), sort_keys=True).encode()).hexdigest(),
         "training_seconds": round(time.monotonic() - started, 1),
     }
     return verifier, record
