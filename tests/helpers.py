@@ -19,6 +19,7 @@ import pandas
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from training.core import paths
+from training.forgery.clone_training import pasted_softly
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DIGIT_SAMPLES = sorted((paths.assets_dir() / "samples" / "digits").glob("digit_*.png"))
@@ -307,12 +308,7 @@ def splice(photo, donor_quality: int = 50, box=(296, 96, 396, 420), to=(653, 99)
     donor = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").crop(box)
     region = Image.new("L", donor.size, 0)
     ImageDraw.Draw(region).rectangle((3, 3, donor.width - 4, donor.height - 4), fill=255)
-    region = region.filter(ImageFilter.GaussianBlur(2))
-    spliced = photo.copy()
-    spliced.paste(donor, to, region)
-    mask = Image.new("L", photo.size, 0)
-    mask.paste(region.point(lambda value: 255 if value >= 128 else 0), to)
-    return spliced, mask
+    return pasted_softly(photo, donor, to, region)
 
 
 def exif_with_thumbnail(thumbnail: Image.Image) -> bytes:

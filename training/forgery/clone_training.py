@@ -73,6 +73,12 @@ def copy_move(photo: Image.Image, box, to, scale: float = 1.0, rotation: float =
     shape = Image.new("L", region.size, 0)
     inset = max(2, min(region.size) // 10)
     ImageDraw.Draw(shape).ellipse((inset, inset, region.width - inset, region.height - inset), fill=255)
+    return pasted_softly(photo, region, to, shape)
+
+
+def pasted_softly(photo: Image.Image, region: Image.Image, to, shape: Image.Image):
+    """`photo` with `region` pasted at `to` through `shape` (white = pasted) with its edges
+    softened, and the mask of where it landed."""
     shape = shape.filter(ImageFilter.GaussianBlur(2))
     forged = photo.copy()
     forged.paste(region, to, shape)
