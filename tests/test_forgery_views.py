@@ -120,6 +120,8 @@ def test_a_periodic_pattern_lines_up_at_its_period_and_shows_no_clone():
 def test_clone_settings_refuse_values_out_of_range():
     with pytest.raises(InvalidInputError, match="ratio"):
         forgery.CloneSettings(ratio=1.5)
+    with pytest.raises(InvalidInputError, match="minimum probability"):
+        forgery.CloneSettings(min_probability=1.0)
     with pytest.raises(InvalidInputError, match="too small"):
         forgery.detect_clones(Image.new("RGB", (60, 60)))
 

@@ -593,4 +593,24 @@ def test_forensic_views_page_shows_each_view_with_its_controls_note_and_agreemen
     gui.root.update()
     assert page.view_view.image is tab.photo.shown.views.ghosts.image and page.view_view.image is not before
     assert tab.photo.shown.views.clones is computed.clones
+
+    # "Sure ≥" starts at the verifier's threshold; raised, only the surer regions stay.
+    page.selectors["clones"].invoke()
+    assert float(page.controls["clones.min_probability"].get()) == pytest.approx(
+        forgery.clones.verifier_in_use().threshold
+    )
+    page.controls["clones.min_probability"].set(0.95)
+    wait_until(
+        gui.root,
+        lambda: tab.photo.shown.views.clones.settings.min_probability == 0.95 and not page.worker.busy,
+        60,
+        "the clones at 95 % sure",
+    )
+    gui.root.update()
+    surest = tab.photo.shown.views.clones.regions
+    assert all(region.probability >= 0.95 for region in surest)
+    assert {region.source for region in surest} <= {region.source for region in computed.clones.regions}
+    assert page.shown_answer()["figures"] == forgery_views.view_figures(
+        "clones", tab.photo.shown.views.clones
+    )
     tab.pages.select(tab.photo)

@@ -57,6 +57,9 @@ class CloneSettings:
     work_side: int = 768  # longest side of the working copy the photo is matched on
     ratio: float = 0.7  # a match's look-alike distance at most this share of the next one's
     min_matches: int = 10  # matches one transform must explain for a region to count
+    # How sure the clone verifier must be that a region is a copy; None: its own threshold.
+    # Lower shows weaker candidates (more natural look-alikes among them), higher only the surest.
+    min_probability: float | None = None
 
     def __post_init__(self) -> None:
         if self.work_side not in WORK_SIDES:
@@ -65,6 +68,10 @@ class CloneSettings:
             raise InvalidInputError(f"Clone match ratio must be 0.3-0.9, got {self.ratio}.")
         if not 5 <= self.min_matches <= 200:
             raise InvalidInputError(f"Clone minimum matches must be 5-200, got {self.min_matches}.")
+        if self.min_probability is not None and not 0.05 <= self.min_probability <= 0.99:
+            raise InvalidInputError(
+                f"Clone minimum probability must be 0.05-0.99, got {self.min_probability}."
+            )
 
 
 @dataclass(frozen=True)
@@ -816,6 +823,7 @@ def detect_clones(
     the candidates. With `display`, the photo at that size with each region's source and copy
     outlined in one colour and linked by a line."""
     verifier = verifier or verifier_in_use()
+    threshold = verifier.threshold if settings.min_probability is None else settings.min_probability
     candidates, scale, shape, pairs = candidate_copies(rgb, settings)
     probabilities = (
         verifier.probability(np.array([candidate.figures() for candidate in candidates]))
@@ -828,7 +836,7 @@ def detect_clones(
     for probability, candidate in sorted(
         zip(probabilities, candidates, strict=True), key=lambda pair: -pair[0]
     ):
-        if probability < verifier.threshold:
+        if probability < threshold:
             break
         source_pixels = candidate.evidence.source_pixels
         target_pixels = (

@@ -647,8 +647,9 @@ HOW_TO_READ = {
         "(also turned or rescaled), as a clone brush leaves when it hides something. Each region "
         "says how sure the clone verifier is that it is a copy rather than a natural look-alike: "
         "symmetric things (two eyes, twin towers) and repeated patterns (printed fabric) can "
-        "look alike, so weigh a region near the threshold against the other views. Flat areas "
-        "(clear sky) cannot be checked at all."
+        "look alike, so weigh a region near the threshold against the other views (Sure ≥ shows "
+        "weaker candidates too, or only the surest). Flat areas (clear sky) cannot be checked at "
+        "all."
     ),
     "gradient": (
         "Colour = where brightness rises (red: to the right, green: downwards), blue = how "

@@ -15,6 +15,7 @@ from dataclasses import replace
 from tkinter import ttk
 
 from desktop_app.jobs import LatestOnly
+from desktop_app.widgets.flow_frame import FlowFrame
 from desktop_app.widgets.image_view import photo_beside
 from desktop_app.widgets.tooltip import tip
 from desktop_app.widgets.wrapping_label import WrappingLabel
@@ -60,27 +61,35 @@ class ViewsPage(ttk.Frame):
     def _build_controls(self) -> None:
         holder = ttk.Frame(self)
         holder.pack(fill="x", pady=(4, 0))
-        self.control_rows = {name: ttk.Frame(holder) for name in views.VIEW_NAMES}
+        # Each view's controls re-flow onto a second line in a narrow window.
+        self.control_rows = {name: FlowFrame(holder) for name in views.VIEW_NAMES}
         self.controls: dict[str, tk.Variable] = {}
 
+        def control_group(name) -> ttk.Frame:
+            return ttk.Frame(self.control_rows[name])  # flowed once filled (it is placed at its size)
+
         def choice(name, key, label, values, current):
-            ttk.Label(self.control_rows[name], text=label).pack(side="left")
+            group = control_group(name)
+            ttk.Label(group, text=label).pack(side="left")
             variable = tk.StringVar(value=str(current))
-            ttk.Combobox(
-                self.control_rows[name], textvariable=variable, values=values, state="readonly", width=6
-            ).pack(side="left", padx=(4, 6))
+            ttk.Combobox(group, textvariable=variable, values=values, state="readonly", width=6).pack(
+                side="left", padx=(4, 6)
+            )
+            self.control_rows[name].add(group)
             self._watch(name, key, variable)
 
         def slider(name, key, label, lowest, highest, current):
-            ttk.Label(self.control_rows[name], text=label).pack(side="left")
+            group = control_group(name)
+            ttk.Label(group, text=label).pack(side="left")
             variable = tk.DoubleVar(value=current)
-            ttk.Scale(self.control_rows[name], from_=lowest, to=highest, variable=variable, length=70).pack(
+            ttk.Scale(group, from_=lowest, to=highest, variable=variable, length=70).pack(
                 side="left", padx=(4, 2)
             )
             shown = tk.StringVar()
-            ttk.Label(self.control_rows[name], textvariable=shown, width=5).pack(side="left", padx=(0, 6))
+            ttk.Label(group, textvariable=shown, width=5).pack(side="left", padx=(0, 6))
             variable.trace_add("write", lambda *_args: shown.set(_rounded(key, variable)))
             shown.set(_rounded(key, variable))
+            self.control_rows[name].add(group)
             self._watch(name, key, variable)
 
         settings = self.settings
@@ -90,11 +99,13 @@ class ViewsPage(ttk.Frame):
         choice("clones", "work_side", "Working size", clones.WORK_SIDES, settings.clones.work_side)
         slider("clones", "ratio", "Match ratio", 0.3, 0.9, settings.clones.ratio)
         slider("clones", "min_matches", "Min. matches", 5, 60, settings.clones.min_matches)
+        # Starts at the verifier's own threshold (a 1 KB JSON file, read once per process).
+        slider("clones", "min_probability", "Sure ≥", 0.3, 0.95, clones.verifier_in_use().threshold)
         choice("gradient", "tile", "Tile (px)", views.GRADIENT_TILES, settings.gradient.tile)
         slider("gradient", "gain", "Gain", 1, 20, settings.gradient.gain)
-        ttk.Label(
-            self.control_rows["thumbnail"], text="No settings: the thumbnail is what the file holds."
-        ).pack(side="left")
+        thumbnail = control_group("thumbnail")
+        ttk.Label(thumbnail, text="No settings: the thumbnail is what the file holds.").pack(side="left")
+        self.control_rows["thumbnail"].add(thumbnail)
 
     def _watch(self, name: str, key: str, variable: tk.Variable) -> None:
         self.controls[f"{name}.{key}"] = variable
@@ -223,7 +234,7 @@ def _typed(key: str, variable: tk.Variable):
         return int(round(value / 5) * 5)
     if key in INTEGER_SETTINGS:
         return int(round(value))
-    if key == "ratio":
+    if key in ("ratio", "min_probability"):
         return round(value, 2)
     return float(round(value))
 
