@@ -583,14 +583,7 @@ def test_forensic_views_page_shows_each_view_with_its_controls_note_and_agreemen
     # The ghost quality slider redraws the ghosts at that quality (no other view is computed).
     page.selectors["ghosts"].invoke()
     before = page.view_view.image
-    page.controls["ghosts.shown_quality"].set(55)
-    wait_until(
-        gui.root,
-        lambda: tab.photo.shown.views.ghosts.settings.shown_quality == 55 and not page.worker.busy,
-        60,
-        "the ghosts at quality 55",
-    )
-    gui.root.update()
+    move_view_control(gui, tab, "ghosts", "shown_quality", 55)
     assert page.view_view.image is tab.photo.shown.views.ghosts.image and page.view_view.image is not before
     assert tab.photo.shown.views.clones is computed.clones
 
@@ -599,14 +592,7 @@ def test_forensic_views_page_shows_each_view_with_its_controls_note_and_agreemen
     assert float(page.controls["clones.min_probability"].get()) == pytest.approx(
         forgery.clones.verifier_in_use().threshold
     )
-    page.controls["clones.min_probability"].set(0.95)
-    wait_until(
-        gui.root,
-        lambda: tab.photo.shown.views.clones.settings.min_probability == 0.95 and not page.worker.busy,
-        60,
-        "the clones at 95 % sure",
-    )
-    gui.root.update()
+    move_view_control(gui, tab, "clones", "min_probability", 0.95)
     surest = tab.photo.shown.views.clones.regions
     assert all(region.probability >= 0.95 for region in surest)
     assert {region.source for region in surest} <= {region.source for region in computed.clones.regions}
@@ -614,3 +600,16 @@ def test_forensic_views_page_shows_each_view_with_its_controls_note_and_agreemen
         "clones", tab.photo.shown.views.clones
     )
     tab.pages.select(tab.photo)
+
+
+def move_view_control(gui, tab, view: str, key: str, value) -> None:
+    """Move a forensic view's control and wait until that view is computed again with it."""
+    page = tab.views_page
+    page.controls[f"{view}.{key}"].set(value)
+    wait_until(
+        gui.root,
+        lambda: getattr(getattr(tab.photo.shown.views, view).settings, key) == value and not page.worker.busy,
+        60,
+        f"the {view} view with {key} = {value}",
+    )
+    gui.root.update()
