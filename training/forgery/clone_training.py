@@ -26,7 +26,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -195,13 +195,14 @@ def labelled_figures(photo: TrainingPhoto) -> tuple[np.ndarray, np.ndarray]:
     copy-move photo, only the candidates on its copy."""
     image, mask = photo.load()
     candidates, scale, _, _ = clones.candidate_copies(image)
+    copied = np.asarray(mask) > 0 if mask is not None else None
     figures, labels = [], []
     for candidate in candidates:
-        if mask is not None:
-            copied = np.asarray(mask) > 0
-            source = candidate.evidence.source_pixels
-            target = np.concatenate([source, np.ones((len(source), 1))], axis=1) @ candidate.affine
-            on_copy = max(_share_inside(points / scale, copied) for points in (source, target))
+        if copied is not None:
+            on_copy = max(
+                _share_inside(points / scale, copied)
+                for points in (candidate.evidence.source_pixels, candidate.target_pixels)
+            )
             if on_copy < MIN_ON_COPY:
                 continue
         figures.append(candidate.figures())
@@ -258,7 +259,7 @@ def train_clone_verifier(
         verifier.probability(photo_figures).max() if len(photo_figures) else 0.0
         for photo_figures, _ in per_photo
     ]
-    untouched = np.array([photo.load.forged is False for photo in photos])
+    untouched = np.array([not photo.load.forged for photo in photos])
     found_copy = [
         verifier.probability(photo_figures[photo_labels == 1]).max() if (photo_labels == 1).any() else 0.0
         for photo_figures, photo_labels in per_photo
@@ -268,7 +269,7 @@ def train_clone_verifier(
         (float(value) for value in THRESHOLDS if (best[untouched] >= value).mean() <= config.max_flagged),
         float(THRESHOLDS[-1]),
     )
-    verifier = clones.CloneVerifier(mean, spread, verifier.weights, verifier.intercept, threshold)
+    verifier = replace(verifier, threshold=threshold)
     metrics = {}
     for source in ("bsds500", "casia1"):
         of_source = np.array([photo.source == source for photo in photos])

@@ -187,8 +187,6 @@ def copy_evidence(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray) -
     rows, columns = np.mgrid[top:bottom, left:right].astype(np.float32)
     homogeneous = np.stack([rows, columns, np.ones_like(rows)], axis=-1)
     moved = homogeneous @ affine
-    square = np.vstack([affine.T, [0, 0, 1]])  # (3, 3): [rows, columns, 1] → moved, as columns
-    moved_back = homogeneous @ np.linalg.inv(square).T[:, :2]
     here = detail[top:bottom, left:right]
 
     def local_mean(values):
@@ -225,12 +223,6 @@ def copy_evidence(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray) -
     def share_lined_up(*shift: float, places: np.ndarray = moved) -> float:
         return float((correlation_with(*shift, places)[region] >= VERIFY_CORRELATION).mean())
 
-    # A copy lines up at its transform only: moved a few pixels any way, its detail no longer
-    # does. A straight edge or a stripe still lines up when moved along itself.
-    besides = [float(correlation_with(*step)[region].mean()) for step in PEAK_STEPS]
-    # A repeated pattern (a row of windows, tiles) lines up with the next repeat the other
-    # way too; a copy's source does not line up with what lies the other way from it.
-    echo = share_lined_up(0, 0, places=moved_back)
     # A periodic pattern (rows of windows) shifted by a whole number of periods also lines up
     # at the shift's fractions (one period, two...); a copy's shift lands on other content.
     # The region's mean displacement is its shift, for every transform: a fit on a few
@@ -247,6 +239,13 @@ def copy_evidence(detail: np.ndarray, affine: np.ndarray, sources: np.ndarray) -
     )
     if period >= MAX_PERIOD_SHARE:
         return None
+    # A copy lines up at its transform only: moved a few pixels any way, its detail no longer
+    # does. A straight edge or a stripe still lines up when moved along itself.
+    besides = [float(correlation_with(*step)[region].mean()) for step in PEAK_STEPS]
+    # A repeated pattern (a row of windows, tiles) lines up with the next repeat the other
+    # way too; a copy's source does not line up with what lies the other way from it.
+    square = np.vstack([affine.T, [0, 0, 1]])  # (3, 3): [rows, columns, 1] → moved, as columns
+    echo = share_lined_up(0, 0, places=homogeneous @ np.linalg.inv(square).T[:, :2])
     found_rows, found_columns = np.nonzero(region)
     return CopyEvidence(
         np.stack([found_rows + top, found_columns + left], axis=1).astype(np.float32),
@@ -540,7 +539,7 @@ def turned_patches(
     graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(len(sources), len(sources)))
     _, labels = connected_components(graph, directed=False)
     sizes = np.bincount(labels)
-    design = np.concatenate([sources, np.ones((len(sources), 1))], axis=1)
+    design = with_ones(sources)
     groups = []
     for label in np.argsort(-sizes)[:MAX_PATCHES]:
         if sizes[label] < settings.min_matches:
@@ -558,10 +557,15 @@ def turned_patches(
     return groups
 
 
+def with_ones(points: np.ndarray) -> np.ndarray:
+    """(…, n, 2) points as (…, n, 3) rows [row, column, 1]: what an affine map (3, 2) multiplies."""
+    return np.concatenate([points, np.ones((*points.shape[:-1], 1))], axis=-1)
+
+
 def fit_affine(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Least-squares affine maps (…, 3, 2) with targets ≈ [sources, 1] @ map, batched over
     the leading dimensions of (…, n, 2) inputs."""
-    design = np.concatenate([sources, np.ones((*sources.shape[:-1], 1))], axis=-1)
+    design = with_ones(sources)
     solution, *_ = (
         np.linalg.lstsq(design, targets, rcond=None)
         if design.ndim == 2
@@ -614,7 +618,7 @@ def consistent_groups(
         if not usable.any():
             break
         maps = maps[usable]
-        design = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+        design = with_ones(points)
         # Squared errors in float32 (hypotheses, matches): the dense search brings thousands.
         moved_by_each = design.astype(np.float32) @ maps.astype(np.float32) - moved[None].astype(np.float32)
         squared_errors = np.einsum("hmc,hmc->hm", moved_by_each, moved_by_each)
@@ -630,9 +634,7 @@ def consistent_groups(
             break
         groups.append((points[inliers], moved[inliers]))
         # The same copy seen the other way round: targets inside the group's sources.
-        reverse = np.linalg.norm(
-            np.concatenate([moved, np.ones((len(moved), 1))], axis=1) @ refined - points, axis=-1
-        )
+        reverse = np.linalg.norm(with_ones(moved) @ refined - points, axis=-1)
         reversed_pairs = _near_any(points, moved[inliers]) & _near_any(moved, points[inliers])
         taken = inliers | reversed_pairs | (reverse < INLIER_PIXELS)
         remaining = remaining[~taken]
@@ -648,10 +650,10 @@ def _near_any(points: np.ndarray, others: np.ndarray, within: float = 2 * STRIDE
     return distances <= within
 
 
-def _box(points: np.ndarray, scale: float, size: tuple[int, int], pad: float) -> tuple[int, int, int, int]:
-    """The native-pixel box around working-copy points, widened by `pad` working pixels."""
-    top, left = points.min(axis=0) - pad
-    bottom, right = points.max(axis=0) + pad
+def _box(points: np.ndarray, scale: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The native-pixel box around working-copy points."""
+    top, left = points.min(axis=0)
+    bottom, right = points.max(axis=0)
     width, height = size
     return (
         int(max(0, left / scale)),
@@ -700,6 +702,11 @@ class CandidateCopy:
     affine: np.ndarray
     evidence: CopyEvidence
     dense: bool  # from the dense field (RANSAC over it or a grown patch), not the sparse rings
+
+    @property
+    def target_pixels(self) -> np.ndarray:
+        """Where the transform carries the verified source pixels: the copy (or its source)."""
+        return with_ones(self.evidence.source_pixels) @ self.affine
 
     def figures(self) -> np.ndarray:
         scale, rotation = _transform(self.sources, self.targets)
@@ -838,13 +845,10 @@ def detect_clones(
     ):
         if probability < threshold:
             break
-        source_pixels = candidate.evidence.source_pixels
-        target_pixels = (
-            np.concatenate([source_pixels, np.ones((len(source_pixels), 1))], axis=1) @ candidate.affine
-        )
+        source_pixels, target_pixels = candidate.evidence.source_pixels, candidate.target_pixels
         region = ClonedRegion(
-            _box(source_pixels, scale, rgb.size, 0),
-            _box(target_pixels, scale, rgb.size, 0),
+            _box(source_pixels, scale, rgb.size),
+            _box(target_pixels, scale, rgb.size),
             len(candidate.sources),
             *_transform(candidate.sources, candidate.targets),
             float(probability),
