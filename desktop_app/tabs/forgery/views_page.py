@@ -182,7 +182,10 @@ class ViewsPage(ttk.Frame):
 
     def _show_agreement(self, shown) -> None:
         if shown.views is not None and shown.verdict is not None:
-            shown.views.agreement = forgery.agreement_with_heatmap(shown.views, shown.verdict.block_map)
+            # The worker works it out with the views once the verdict is in; views computed
+            # before the verdict have none yet (it names every view once worked out).
+            if not shown.views.agreement:
+                shown.views.agreement = forgery.agreement_with_heatmap(shown.views, shown.verdict.block_map)
             self.tab.photo.show_agreement(views.agreement_line(shown.views.agreement))
 
     # Drawing -------------------------------------------------------------------------------------
