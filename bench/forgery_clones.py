@@ -37,7 +37,14 @@ from PIL import Image
 from bench.digits_bench import table
 from tests.helpers import render_photo
 from training.core import paths
-from training.forgery.clone_training import bsds_photos, casia_copy_moves, casia_mask, forged_twin, saved
+from training.forgery.clone_training import (
+    COPY_KINDS,
+    bsds_photos,
+    casia_copy_moves,
+    casia_mask,
+    forged_twin,
+    saved,
+)
 from training.forgery.clones import CloneSettings, band_pass, detect_clones
 
 RENDERED_SCENES = 10
@@ -93,14 +100,13 @@ def main() -> None:
     arguments = parser.parse_args()
     generator = np.random.default_rng(20)
     settings = CloneSettings()
-    kinds = ("plain", "rescaled", "rotated")
     conditions: dict[str, list[bool]] = {}
     flagged: dict[str, list[bool]] = {}
     seconds = []
     photos = bsds_photos(paths.data_dir(arguments.data_dir), held_out=True)[: arguments.photos]
     for index, path in enumerate(photos):
         photo = Image.open(path).convert("RGB")
-        kind = kinds[index % len(kinds)]
+        kind = COPY_KINDS[index % len(COPY_KINDS)]
         quality = int(generator.integers(70, 96))
         forged, mask = forged_twin(photo, kind, generator)
         started = time.perf_counter()
