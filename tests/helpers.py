@@ -98,6 +98,10 @@ def write_mixed_csv(path: Path, rows: int = 3000, positive_rate: float = 0.03, s
     return path
 
 
+# The smallest Imbalanced grid on `write_mixed_csv`'s table: one real model against the prior.
+SMALL_GRID_ARGUMENTS = ("--target", "fraud", "--models", "logistic_regression,dummy", "--methods", "none")
+
+
 def write_pair(folder: Path, rows: int = 2000, seed: int = 7) -> tuple[Path, Path]:
     """The same table twice: ',' with decimal points, and ';' with decimal commas
     (`0,1257;-0,3604;green;no`)."""

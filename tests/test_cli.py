@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.helpers import generate_user_digits, render_letter, run_cli, write_mixed_csv
+from tests.helpers import SMALL_GRID_ARGUMENTS, generate_user_digits, render_letter, run_cli, write_mixed_csv
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +101,7 @@ def test_imbalanced_save_then_predict_one_row(tmp_path):
         "imbalanced",
         "--csv",
         str(table),
-        "--target",
-        "fraud",
-        "--models",
-        "logistic_regression,dummy",
-        "--methods",
-        "none",
+        *SMALL_GRID_ARGUMENTS,
         "--save",
         "Loans",
         "--json",

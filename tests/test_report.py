@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from desktop_app.automation import invoke_menu, simulate_drop, wait_until
-from tests.helpers import DIGIT_SAMPLES, run_cli, write_mixed_csv
+from tests.helpers import DIGIT_SAMPLES, SMALL_GRID_ARGUMENTS, run_cli, write_mixed_csv
 from training.core import paths
 from training.core.registry import ModelRegistry
 
@@ -175,12 +175,7 @@ def test_imbalanced_report_runs_the_grid_and_shows_the_operating_point(tmp_path)
         "report",
         "imbalanced",
         str(table),
-        "--target",
-        "fraud",
-        "--models",
-        "logistic_regression,dummy",
-        "--methods",
-        "none",
+        *SMALL_GRID_ARGUMENTS,
         "--explain",
         "-o",
         str(output),
