@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -239,9 +240,12 @@ def test_cancelled_retrain_keeps_the_model_in_use(gui):
     in_use = tab.predictors["digits-cnn"]
     dialog = start_retrain_from_the_menu(gui, "cnn", "30", "")
     wait_until(gui.root, lambda: dialog.progress_bar["value"] > 0, 120, "training to start")
+    # The tab's status line follows the retrain as the dialog's clock does.
+    assert re.fullmatch(r"Retraining Digits: \d+/\d+ .*elapsed \d+:\d\d.*", tab.status_text.get())
     dialog.cancel_button.invoke()
     wait_until(gui.root, lambda: dialog.job.finished, 60, "the cancel to take effect")
     assert dialog.status_text.get().startswith("Cancelled")
+    assert tab.status_text.get() == "Retraining Digits cancelled; the previous model stays in use."
     assert gui.registry.entry("digits-cnn").path == before.path
     assert tab.predictors["digits-cnn"] is in_use
     dialog.cancel_or_close()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from tkinter import ttk
 
 from desktop_app import theme
-from desktop_app.jobs import ProgressClock, format_duration
+from desktop_app.jobs import ProgressClock
 from desktop_app.widgets.retrain_dialog import Field, RetrainDialog
 from desktop_app.widgets.tooltip import tip
 from training.core.progress import Progress
@@ -295,15 +295,19 @@ class ToolTab(ttk.Frame):
         return self.retrain_dialog
 
     def _start_training(self, values: dict, dialog: RetrainDialog):
+        # The tab's status line follows the retrain as the dialog does, every second, so that it
+        # still tells the truth once the dialog is closed; once cancelled it says so.
+        clock = ProgressClock(
+            self,
+            lambda text: self.set_status(
+                f"Retraining {self.title}: " + ("cancelling…" if job.cancelled else text)
+            ),
+        )
+
         def progress(report: Progress) -> None:
             if dialog.winfo_exists():
                 dialog.on_progress(report)
-            if job.cancelled:
-                return
-            self.set_status(
-                f"Retraining {self.title}: {report.fraction:.0%} · elapsed "
-                f"{format_duration(report.elapsed_seconds)} · about {format_duration(report.eta_seconds)} left"
-            )
+            clock.update(report)
 
         def succeeded(outcome) -> None:
             if outcome.activated:
@@ -340,5 +344,7 @@ class ToolTab(ttk.Frame):
             on_success=succeeded,
             on_cancelled=cancelled,
             on_error=failed,
+            on_finally=clock.stop,
         )
+        clock.start()
         return job
