@@ -27,10 +27,25 @@ def test_the_shipped_verifier_loads_and_prefers_a_copy_to_a_look_alike():
     assert 0 < verifier.threshold < 1
     # A region that lines up closely and only at its transform, from many matches, against one
     # that lines up as well a few pixels beside and the other way too (a repeat).
-    copy = [0.9, 0.3, 0.0, 0.0, 0.0, np.log(200), np.log(3000), 0.0, 1.0, 0.0]
-    look_alike = [0.76, 0.6, 0.3, 0.3, 0.3, np.log(12), np.log(300), 0.0, 0.0, 0.0]
-    copy_probability, look_alike_probability = verifier.probability(np.array([copy, look_alike]))
-    assert copy_probability >= verifier.threshold > look_alike_probability
+    common = {"period": 0.0, "dense": 0.0, "log_scale": 0.0}
+    copy = {"lined_up": 0.9, "beside": 0.3, "beside_least": 0.0, "echo": 0.0, "log_matches": np.log(200)}
+    look_alike = {
+        "lined_up": 0.76,
+        "beside": 0.6,
+        "beside_least": 0.3,
+        "echo": 0.3,
+        "log_matches": np.log(12),
+    }
+    for turned in (False, True):
+        copy_probability, look_alike_probability = verifier.probability(
+            np.array(
+                [
+                    clones.verifier_row(turned, **common, **copy, log_area=np.log(3000)),
+                    clones.verifier_row(turned, **common, **look_alike, log_area=np.log(300)),
+                ]
+            )
+        )
+        assert copy_probability >= verifier.threshold > look_alike_probability
 
 
 @pytest.mark.parametrize(

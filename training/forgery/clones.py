@@ -694,7 +694,7 @@ def _transform(sources: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
 # photos and CASIA v1's copy-moves made by people, against their untouched photos, it gives
 # each candidate a probability of being a copy.
 VERIFIER_NAME = "clone-verifier"
-VERIFIER_FEATURES = (
+FIGURE_NAMES = (
     "lined_up",
     "beside",
     "beside_least",
@@ -702,10 +702,26 @@ VERIFIER_FEATURES = (
     "period",
     "log_matches",
     "log_area",
-    "turned",
     "dense",
     "log_scale",
 )
+# Turned candidates are weighed apart: a turned copy is resampled, so it lines up less well
+# than a shifted one, and turned look-alikes (a few matches in foliage or grass that happen to
+# fit a turn) are the commonest false match. One weight for "turned" alone could only move
+# them all up or down; each figure's own weight for turned candidates (its product with
+# "turned") lets the verifier ask more matches and less echo of them. On photos it had not
+# learnt from (BSDS500 training photos 150-300 and CASIA v1 photos outside its sample), this
+# found 74.7 % of our own copy-moves instead of 66.0 %, with 4.7 % of untouched photos matched
+# instead of 5.3 % (CASIA: 82.2 % found either way, 7.0 % matched instead of 5.5 %).
+VERIFIER_FEATURES = ("turned",) + FIGURE_NAMES + tuple(f"turned_{name}" for name in FIGURE_NAMES)
+
+
+def verifier_row(turned: bool, **figures: float) -> np.ndarray:
+    """A candidate's figures, named as in FIGURE_NAMES, in the order of VERIFIER_FEATURES."""
+    values = np.array([figures[name] for name in FIGURE_NAMES])
+    return np.concatenate([[float(turned)], values, float(turned) * values])
+
+
 TURNED_DEGREES = 5.0  # a candidate turned more than this counts as turned
 
 
@@ -725,21 +741,20 @@ class CandidateCopy:
         return with_ones(self.evidence.source_pixels) @ self.affine
 
     def figures(self) -> np.ndarray:
+        """The candidate's figures, in the order of VERIFIER_FEATURES."""
         scale, rotation = _transform(self.sources, self.targets)
         evidence = self.evidence
-        return np.array(
-            [
-                evidence.lined_up,
-                evidence.beside,
-                evidence.beside_least,
-                evidence.echo,
-                evidence.period,
-                np.log(len(self.sources)),
-                np.log(len(evidence.source_pixels)),
-                float(abs(rotation) > TURNED_DEGREES),
-                float(self.dense),
-                abs(np.log(scale)),
-            ]
+        return verifier_row(
+            abs(rotation) > TURNED_DEGREES,
+            lined_up=evidence.lined_up,
+            beside=evidence.beside,
+            beside_least=evidence.beside_least,
+            echo=evidence.echo,
+            period=evidence.period,
+            log_matches=np.log(len(self.sources)),
+            log_area=np.log(len(evidence.source_pixels)),
+            dense=float(self.dense),
+            log_scale=abs(np.log(scale)),
         )
 
 
