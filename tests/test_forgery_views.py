@@ -117,6 +117,20 @@ def test_a_periodic_pattern_lines_up_at_its_period_and_shows_no_clone():
     assert forgery.detect_clones(resaved(photo, 85)).regions == []
 
 
+def test_look_alikes_along_a_straight_edge_do_not_end_the_search_for_a_copy():
+    # Pairs along one straight edge, all one shift, outnumber the copy's; refitted, they make
+    # a shear, which is no copy. The search passes them over and still finds the copy.
+    edge = np.stack([np.full(40, 100.0), np.linspace(20, 300, 40)], axis=1)
+    rows, columns = np.mgrid[200:230:6, 40:70:6]
+    copy = np.stack([rows.ravel(), columns.ravel()], axis=1).astype(float)
+    sources = np.concatenate([edge, copy])
+    targets = np.concatenate([edge + [60, 150], copy + [10, 250]])
+    groups = clones.consistent_groups(sources, targets, clones.CloneSettings())
+    assert [len(group_sources) for group_sources, _ in groups] == [len(copy)]
+    ((group_sources, group_targets),) = groups
+    assert np.allclose(group_targets - group_sources, [10, 250])
+
+
 def test_clone_settings_refuse_values_out_of_range():
     with pytest.raises(InvalidInputError, match="ratio"):
         forgery.CloneSettings(ratio=1.5)

@@ -612,7 +612,9 @@ def consistent_groups(
     generator = np.random.default_rng(seed)
     groups = []
     remaining = np.arange(len(sources))
-    while len(groups) < MAX_REGIONS and len(remaining) >= max(settings.min_matches, 3):
+    for _ in range(2 * MAX_REGIONS):  # a round finds a group or passes a degenerate one over
+        if len(groups) == MAX_REGIONS or len(remaining) < max(settings.min_matches, 3):
+            break
         points, moved = sources[remaining], targets[remaining]
         # Three matches drawn near each other: a copy's matches sit together, and among
         # thousands of stray look-alikes three drawn anywhere would almost never all be its.
@@ -640,14 +642,17 @@ def consistent_groups(
         squared_errors = np.einsum("hmc,hmc->hm", moved_by_each, moved_by_each)
         counts = (squared_errors < INLIER_PIXELS**2).sum(axis=1)
         best = int(np.argmax(counts))
-        inliers = squared_errors[best] < INLIER_PIXELS**2
+        inliers = first_inliers = squared_errors[best] < INLIER_PIXELS**2
         if inliers.sum() < settings.min_matches:
             break
         for _ in range(3):  # refitted on all its inliers, which then gathers the rest
             refined = fit_affine(points[inliers], moved[inliers])
             inliers = np.linalg.norm(design @ refined - moved, axis=-1) < INLIER_PIXELS
         if inliers.sum() < settings.min_matches or not plausible(refined):
-            break
+            # Its refit drifted to a shear (matches along a line): passed over, not the end
+            # of the search, which left copies behind such a group unsearched.
+            remaining = remaining[~first_inliers]
+            continue
         groups.append((points[inliers], moved[inliers]))
         # The same copy seen the other way round: targets inside the group's sources.
         reverse = np.linalg.norm(with_ones(moved) @ refined - points, axis=-1)
