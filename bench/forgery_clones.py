@@ -14,7 +14,8 @@ found when a reported region's source or copy box overlaps the copied region. Go
 
 Figures per condition: the kind of copy, the JPEG quality band, the copy's size, how much
 detail the copied region carries (a patch of flat sky copied onto flat sky leaves nothing to
-match), and the first 60 photos (which the searches' settings were chosen on, by eye,
+match), whether the view itself dims most of the copy as too flat to check (and so says that
+finding nothing there means little), and the first 60 photos (which the searches' settings were chosen on, by eye,
 before the clone verifier existed) against the other 90. The clone verifier itself was
 trained on other photos: BSDS500's training split and CASIA v1's `casia1`.
 
@@ -77,6 +78,13 @@ def casia_rows(folder: Path, photos: int | None, settings: CloneSettings) -> lis
     return [*rows, ("authentic with a match", str(len(flags)), share(flags))]
 
 
+def flat_at_copy(detection, mask: Image.Image) -> float:
+    """The share of the copy that the view dims as too flat to check."""
+    height, width = detection.too_flat.shape
+    copied = np.asarray(mask.resize((width, height), Image.Resampling.NEAREST)) > 0
+    return float(detection.too_flat[copied].mean()) if copied.any() else 0.0
+
+
 def found(detection, mask: Image.Image) -> bool:
     copied = np.asarray(mask) > 0
     for region in detection.regions:
@@ -110,14 +118,20 @@ def main() -> None:
         quality = int(generator.integers(70, 96))
         forged, mask = forged_twin(photo, kind, generator)
         started = time.perf_counter()
-        hit = found(detect_clones(saved(forged, quality), settings), mask)
+        detection = detect_clones(saved(forged, quality), settings)
+        hit = found(detection, mask)
         seconds.append(time.perf_counter() - started)
         untouched = bool(detect_clones(saved(photo, quality), settings).regions)
         band = "70-79" if quality < 80 else "80-89" if quality < 90 else "90-95"
         size = "copy < 2,000 px" if np.count_nonzero(np.asarray(mask)) < 2000 else "copy ≥ 2,000 px"
         split = "tuning photos (first 60)" if index < TUNING_PHOTOS else "other photos"
         detail = "flat copy" if copied_detail(forged, mask) < FLAT_DETAIL else "copy with detail"
-        for condition in (f"kind: {kind}", f"quality {band}", size, detail, split, "all copy-moves"):
+        dimmed = (
+            "copy mostly dimmed by the view (too flat to check)"
+            if flat_at_copy(detection, mask) >= 0.5
+            else "copy mostly where the view could check"
+        )
+        for condition in (f"kind: {kind}", f"quality {band}", size, detail, dimmed, split, "all copy-moves"):
             conditions.setdefault(condition, []).append(hit)
         for condition in (f"BSDS500 held out, {split}", "BSDS500 held out", "all untouched"):
             flagged.setdefault(condition, []).append(untouched)

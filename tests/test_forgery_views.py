@@ -69,7 +69,7 @@ def test_a_turned_copy_grows_as_one_patch_of_the_dense_field_at_its_turn():
     box = (44, 148, 118, 222)
     forged, mask = copy_move(photo, box, (224, 49), 1.0, 135.0)
     luminance, _ = clones.working_luminance(resaved(forged, 85), clones.CloneSettings().work_side)
-    sources, targets = clones.dense_look_alikes(ndimage.gaussian_filter(luminance, 1.0))
+    sources, targets, _ = clones.dense_look_alikes(ndimage.gaussian_filter(luminance, 1.0))
     patches = clones.turned_patches(
         sources, targets, clones.dense_stride(luminance.shape), clones.CloneSettings()
     )
@@ -97,7 +97,7 @@ def test_a_small_plain_copy_is_found_by_the_dense_search():
     photo = Image.open(SAMPLE).convert("RGB")
     forged, mask = copy_move(photo, (150, 20, 194, 64), (20, 90))
     luminance, _ = clones.working_luminance(resaved(forged, 80), clones.CloneSettings().work_side)
-    sources, targets = clones.dense_look_alikes(ndimage.gaussian_filter(luminance, 1.0))
+    sources, targets, _ = clones.dense_look_alikes(ndimage.gaussian_filter(luminance, 1.0))
     copied = np.asarray(mask) > 0
     landing = copied[targets[:, 0].astype(int), targets[:, 1].astype(int)]
     leaving = copied[sources[:, 0].astype(int), sources[:, 1].astype(int)]
@@ -115,6 +115,27 @@ def test_a_periodic_pattern_lines_up_at_its_period_and_shows_no_clone():
     noisy = wall + generator.normal(0, 3, wall.shape)
     photo = Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).convert("RGB")
     assert forgery.detect_clones(resaved(photo, 85)).regions == []
+
+
+def test_the_part_too_flat_to_check_for_copies_is_measured_dimmed_and_said():
+    # A clear sky over the upper half: no point there can be matched, so a copy there (sky onto
+    # sky) could not show. The view says how much of the photo that is, and dims it.
+    pixels = np.asarray(Image.open(SAMPLE).convert("RGB")).copy()
+    half = pixels.shape[0] // 2
+    pixels[:half] = np.linspace(150, 200, pixels.shape[1]).astype(np.uint8)[None, :, None]
+    photo = resaved(Image.fromarray(pixels), 90)
+    detection = forgery.detect_clones(photo, display=photo.size)
+    assert 0.45 <= detection.flat_share <= 0.75
+    assert detection.to_json()["flat_share"] == round(detection.flat_share, 3)
+    brightness = np.asarray(detection.image.convert("L"), float) + 1
+    own = np.asarray(photo.convert("L"), float) + 1
+    assert np.median(brightness[: half - 20] / own[: half - 20]) == pytest.approx(
+        clones.FLAT_BRIGHTNESS, abs=0.02
+    )
+    assert np.median(brightness[half + 20 :] / own[half + 20 :]) == pytest.approx(1.0, abs=0.02)
+    assert f"{detection.flat_share:.0%} of the photo (dimmed) is too flat to check" in views.view_figures(
+        "clones", detection
+    )
 
 
 def test_look_alikes_along_a_straight_edge_do_not_end_the_search_for_a_copy():

@@ -572,6 +572,9 @@ def test_forensic_views_page_shows_each_view_with_its_controls_note_and_agreemen
         )
     )
     assert "cloned region" in forgery_views.view_figures("clones", computed.clones)
+    assert "of the photo (dimmed) is too flat to check" in forgery_views.view_figures(
+        "clones", computed.clones
+    )
     assert computed.thumbnail.present and "same shape as the photo" in forgery_views.view_figures(
         "thumbnail", computed.thumbnail
     )

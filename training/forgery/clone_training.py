@@ -194,7 +194,8 @@ def labelled_figures(photo: TrainingPhoto) -> tuple[np.ndarray, np.ndarray]:
     """The figures of one photo's candidates and their labels (1 copy, 0 look-alike); in a
     copy-move photo, only the candidates on its copy."""
     image, mask = photo.load()
-    candidates, scale, _, _ = clones.candidate_copies(image)
+    search = clones.candidate_copies(image)
+    candidates, scale = search.candidates, search.scale
     copied = np.asarray(mask) > 0 if mask is not None else None
     figures, labels = [], []
     for candidate in candidates:

@@ -123,13 +123,21 @@ class CloneDetection:
     regions: list[ClonedRegion]
     candidate_matches: int  # look-alike pairs before the transforms were fitted
     suspect: np.ndarray  # bool per 8×8 block of the working copy: in a copied region
-    image: Image.Image | None = None
+    # Bool per working-copy pixel: too flat for any point to be matched (clear sky, a smooth
+    # wall). A copy there, sky onto sky, cannot show, so "no copy found" says little about it.
+    too_flat: np.ndarray
+    image: Image.Image | None = None  # flat parts dimmed, regions outlined and linked
+
+    @property
+    def flat_share(self) -> float:
+        return float(self.too_flat.mean())
 
     def to_json(self) -> dict:
         return {
             "regions_found": len(self.regions),
             "regions": [region.to_json() for region in self.regions],
             "candidate_matches": self.candidate_matches,
+            "flat_share": round(self.flat_share, 3),
         }
 
 
@@ -505,23 +513,27 @@ def dense_stride(shape: tuple[int, int]) -> int:
     )
 
 
-def dense_look_alikes(luminance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dense_look_alikes(luminance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (sources, targets), each (M, 2) rows and columns in the working copy, that the
-    dense field finds and their neighbours confirm."""
+    dense field finds and their neighbours confirm; and where the photo is too flat for any
+    point to be matched (bool, the shape of `luminance`)."""
     features, texture = ring_moments(luminance)
-    features /= (texture + CONTRAST_FLOOR)[..., None]
     margin = int(max(DENSE_RADII)) + 2
+    # Near the edge the rings reach past the photo (zeros there), which reads as texture:
+    # the margin takes the flatness of the nearest point inside it.
+    too_flat = np.pad((texture < MIN_TEXTURE)[margin:-margin, margin:-margin], margin, mode="edge")
+    features /= (texture + CONTRAST_FLOOR)[..., None]
     height, width = luminance.shape
     stride = dense_stride(luminance.shape)
     rows, columns = np.mgrid[margin : height - margin : stride, margin : width - margin : stride]
     sources = np.stack([rows.ravel(), columns.ravel()], axis=1)
-    sources = sources[texture[sources[:, 0], sources[:, 1]] >= MIN_TEXTURE]
+    sources = sources[~too_flat[sources[:, 0], sources[:, 1]]]
     if len(sources) < 3:
-        return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
+        return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32), too_flat
     offsets, distances = patch_match(features, sources, stride)
     targets = sources + offsets
     kept = (distances <= MAX_DENSE_DISTANCE) & (rigidly_carried(sources, targets, stride) >= MIN_AGREEING)
-    return sources[kept].astype(np.float32), targets[kept].astype(np.float32)
+    return sources[kept].astype(np.float32), targets[kept].astype(np.float32), too_flat
 
 
 # Turned copies: RANSAC over the whole photo ranks groups by size, and a turned copy's few
@@ -828,12 +840,18 @@ def verifier_in_use() -> CloneVerifier:
 SEARCH_THREADS = 2
 
 
-def candidate_copies(
-    rgb: Image.Image, settings: CloneSettings = CloneSettings()
-) -> tuple[list[CandidateCopy], float, tuple[int, int], int]:
-    """Every candidate copy in `rgb` that passes the pixel-by-pixel gates, the scale from
-    native pixels to the working copy, the working copy's shape, and the look-alike pairs
-    the searches proposed."""
+@dataclass(frozen=True)
+class CandidateSearch:
+    """What the searches found in a photo's working copy."""
+
+    candidates: list[CandidateCopy]  # every candidate copy that passes the pixel-by-pixel gates
+    scale: float  # from native pixels to the working copy
+    too_flat: np.ndarray  # bool per working-copy pixel: too flat for any point to be matched
+    pairs: int  # look-alike pairs the searches proposed
+
+
+def candidate_copies(rgb: Image.Image, settings: CloneSettings = CloneSettings()) -> CandidateSearch:
+    """The candidate copies in `rgb`, and where it could not be searched."""
     if min(rgb.size) < 4 * MIN_SHIFT:
         raise InvalidInputError(f"A {rgb.width}×{rgb.height} photo is too small to look for copied regions.")
     from scipy import ndimage
@@ -845,7 +863,7 @@ def candidate_copies(
     # for a busy 12 MP photo).
     with concurrent.futures.ThreadPoolExecutor(SEARCH_THREADS) as pool:
         sparse_search = pool.submit(look_alikes, smooth, settings)
-        dense = dense_look_alikes(smooth)
+        *dense, too_flat = dense_look_alikes(smooth)
         sparse = sparse_search.result()
         # The two searches are grouped apart: the dense one's many pairs would otherwise
         # outvote the sparse one's few, and each search misses copies the other finds.
@@ -864,10 +882,11 @@ def candidate_copies(
             )
             if evidence is not None
         ]
-    return candidates, scale, luminance.shape, len(sparse[0]) + len(dense[0])
+    return CandidateSearch(candidates, scale, too_flat, len(sparse[0]) + len(dense[0]))
 
 
 REGION_COLOURS = ((0, 200, 255), (255, 60, 200), (80, 255, 80), (255, 200, 0))
+FLAT_BRIGHTNESS = 0.4  # of the photo's own, where it is too flat to check
 
 
 def detect_clones(
@@ -881,7 +900,8 @@ def detect_clones(
     outlined in one colour and linked by a line."""
     verifier = verifier or verifier_in_use()
     threshold = verifier.threshold if settings.min_probability is None else settings.min_probability
-    candidates, scale, shape, pairs = candidate_copies(rgb, settings)
+    search = candidate_copies(rgb, settings)
+    candidates, scale, shape = search.candidates, search.scale, search.too_flat.shape
     probabilities = (
         verifier.probability(np.array([candidate.figures() for candidate in candidates]))
         if candidates
@@ -912,6 +932,9 @@ def detect_clones(
     image = None
     if display is not None:
         image = rgb.resize(display, Image.Resampling.BILINEAR, reducing_gap=2.0).convert("RGB")
+        # The flat parts dimmed: what the view could not check is seen at a glance.
+        flat = Image.fromarray(search.too_flat.astype(np.uint8) * 255).resize(display, Image.Resampling.BOX)
+        image = Image.composite(image.point(lambda value: value * FLAT_BRIGHTNESS), image, flat)
         draw = ImageDraw.Draw(image)
         factor = display[0] / rgb.width
         for region, colour in zip(regions, REGION_COLOURS * len(regions), strict=False):
@@ -920,4 +943,4 @@ def detect_clones(
                 draw.rectangle(box, outline=colour, width=3)
             centres = [((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) for box in boxes]
             draw.line(centres, fill=colour, width=2)
-    return CloneDetection(settings, regions, pairs, suspect, image)
+    return CloneDetection(settings, regions, search.pairs, suspect, search.too_flat, image)

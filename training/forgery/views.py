@@ -648,8 +648,9 @@ HOW_TO_READ = {
         "says how sure the clone verifier is that it is a copy rather than a natural look-alike: "
         "symmetric things (two eyes, twin towers) and repeated patterns (printed fabric) can "
         "look alike, so weigh a region near the threshold against the other views (Sure ≥ shows "
-        "weaker candidates too, or only the surest). Flat areas (clear sky) cannot be checked at "
-        "all."
+        "weaker candidates too, or only the surest). Dimmed areas are too flat to check (clear "
+        "sky, a smooth wall): a copy there, sky onto sky, cannot show, so finding nothing means "
+        "little on a mostly dimmed photo."
     ),
     "gradient": (
         "Colour = where brightness rises (red: to the right, green: downwards), blue = how "
@@ -682,15 +683,16 @@ def view_figures(name: str, view) -> str:
         )
         return f"The photo differs least at quality {view.quality_minimum}; {ghost}"
     if name == "clones":
+        unchecked = f"{view.flat_share:.0%} of the photo (dimmed) is too flat to check."
         if not view.regions:
-            return f"No copied region found ({view.candidate_matches} look-alike points checked)."
+            return f"No copied region found ({view.candidate_matches} look-alike points checked); {unchecked}"
         found = "; ".join(
             f"{region.probability:.0%} sure it is a copy ({region.matches} matches, "
             f"scale {region.scale:.2f}, turned {abs(region.rotation_degrees):.0f}°)"
             for region in view.regions
         )
         count = len(view.regions)
-        return f"{count} cloned region{'s' * (count != 1)} found: {found}."
+        return f"{count} cloned region{'s' * (count != 1)} found: {found}. {unchecked}"
     if name == "gradient":
         return (
             f"Shading mostly towards {view.dominant_degrees:.0f}°, consistency {view.consistency:.2f} "
