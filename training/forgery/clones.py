@@ -123,8 +123,9 @@ class CloneDetection:
     regions: list[ClonedRegion]
     candidate_matches: int  # look-alike pairs before the transforms were fitted
     suspect: np.ndarray  # bool per 8×8 block of the working copy: in a copied region
-    # Bool per working-copy pixel: too flat for any point to be matched (clear sky, a smooth
-    # wall). A copy there, sky onto sky, cannot show, so "no copy found" says little about it.
+    # Bool per working-copy pixel: too flat for the dense rings to match (clear sky, a smooth
+    # wall; the sparse rings reach wider but seldom find more there). A copy there, sky onto
+    # sky, cannot show, so "no copy found" says little about it.
     too_flat: np.ndarray
     image: Image.Image | None = None  # flat parts dimmed, regions outlined and linked
 
