@@ -15,8 +15,8 @@ found when a reported region's source or copy box overlaps the copied region. Go
 Figures per condition: the kind of copy, the JPEG quality band, the copy's size, how much
 detail the copied region carries (a patch of flat sky copied onto flat sky leaves nothing to
 match), whether the view itself dims most of the copy as too flat to check (and so says that
-finding nothing there means little), and the first 60 photos (which the searches' settings were chosen on, by eye,
-before the clone verifier existed) against the other 90. The clone verifier itself was
+finding nothing there means little), and the first 60 photos (which the searches' settings
+were chosen on, by eye, before the clone verifier existed) against the other 90. The clone verifier itself was
 trained on other photos: BSDS500's training split and CASIA v1's `casia1`.
 
 Copy-moves made by another procedure: CASIA v1's "Sp_S" photos, copied within the photo by

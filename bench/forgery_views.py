@@ -9,8 +9,9 @@ meanwhile (event-loop delay p99 ≤ 50 ms). The photo is a rendered 4000×3000 J
 do. The views are timed again on a busy photo, the slowest kind for the clone search (every
 point textured, so every point is matched): scikit-image's astronaut (NASA, public domain)
 enlarged to 4000×3000 and saved at quality 92. Each view is timed as the tab asks for it: at
-native resolution, drawn at the screen-sized copy's size. The GUI part drops the photo, and measures the event-loop delay
-from the verdict shown until every view has arrived, then while one control is moved.
+native resolution, drawn at the screen-sized copy's size. The GUI part drops the photo, and
+measures the event-loop delay from the verdict shown until every view has arrived, then
+while one control is moved.
 """
 
 from __future__ import annotations

@@ -516,8 +516,8 @@ def dense_stride(shape: tuple[int, int]) -> int:
 
 def dense_look_alikes(luminance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (sources, targets), each (M, 2) rows and columns in the working copy, that the
-    dense field finds and their neighbours confirm; and where the photo is too flat for any
-    point to be matched (bool, the shape of `luminance`)."""
+    dense field finds and their neighbours confirm; and where the photo is too flat for the
+    dense rings to match (bool, the shape of `luminance`)."""
     features, texture = ring_moments(luminance)
     margin = int(max(DENSE_RADII)) + 2
     # Near the edge the rings reach past the photo (zeros there), which reads as texture:
@@ -847,7 +847,7 @@ class CandidateSearch:
 
     candidates: list[CandidateCopy]  # every candidate copy that passes the pixel-by-pixel gates
     scale: float  # from native pixels to the working copy
-    too_flat: np.ndarray  # bool per working-copy pixel: too flat for any point to be matched
+    too_flat: np.ndarray  # bool per working-copy pixel: too flat for the dense rings to match
     pairs: int  # look-alike pairs the searches proposed
 
 
